@@ -1,0 +1,110 @@
+"""Job configuration dataclasses: one per job kind, saved verbatim into each run folder.
+
+Each field carries ``metadata={"help": ...}``; the CLI builds its flags from them
+(``add_dataclass_args``) so a knob exists in exactly one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T", bound="JobConfig")
+
+
+class JobConfig:
+    """Mixin: JSON round trip and CLI flags for a config dataclass."""
+
+    kind: typing.ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls: type[T], text: str) -> T:
+        return cls.from_dict(json.loads(text))
+
+
+def _field_type(cls: type, f: dataclasses.Field) -> Any:
+    hints = typing.get_type_hints(cls)
+    return hints[f.name]
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one ``--flag`` per dataclass field, with its help text and default."""
+    for f in dataclasses.fields(cls):
+        tp = _field_type(cls, f)
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+        help_text = f.metadata.get("help", "")
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+            inner = [a for a in args if a is not type(None)]
+            tp = inner[0] if inner else str
+            origin = typing.get_origin(tp)
+            args = typing.get_args(tp)
+        choices = f.metadata.get("choices")
+        if tp is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                                default=default, help=help_text)
+        elif origin in (list, tuple):
+            parser.add_argument(flag, dest=f.name, nargs="+", type=args[0] if args else str,
+                                default=default, required=required, help=help_text)
+        else:
+            parser.add_argument(flag, dest=f.name, type=tp, default=default, required=required,
+                                choices=choices, help=help_text + (f" (default: {default})" if default is not None else ""))
+
+
+def config_from_args(cls: type[T], ns: argparse.Namespace) -> T:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in vars(ns).items() if k in names})
+
+
+@dataclass
+class FinetuneConfig(JobConfig):
+    """Fine-tune one encoder on one prepared dataset (full or LoRA)."""
+
+    kind: typing.ClassVar[str] = "finetune"
+
+    dataset: str = field(default="rotten_tomatoes", metadata={"help": "prepared dataset id"})
+    model: str = field(default="minilm", metadata={"help": "catalog name (minilm, mpnet), local folder or Hub id"})
+    method: str = field(default="full", metadata={"help": "full fine-tune or LoRA adapter", "choices": ["full", "lora"]})
+    epochs: float = field(default=1.0, metadata={"help": "maximum training epochs"})
+    learning_rate: float | None = field(default=None, metadata={"help": "peak learning rate; default 5e-5 full, 2e-3 LoRA"})
+    batch_size: int = field(default=16, metadata={"help": "train batch size per device"})
+    eval_batch_size: int = field(default=64, metadata={"help": "evaluation batch size"})
+    max_length: int | None = field(default=None, metadata={"help": "token limit; default: 95th percentile of train lengths (≤ 512)"})
+    max_train_samples: int | None = field(default=2000, metadata={"help": "subsample the train split for quick runs (None = all)"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "subsample validation for early stopping (None = all)"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "linear warm-up share of the steps"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    eval_every: int | None = field(default=None, metadata={"help": "evaluate every N steps (default: ~4 times per epoch)"})
+    early_stopping_patience: int = field(default=3, metadata={"help": "evaluations without macro-F1 gain before stopping"})
+    class_weights: bool = field(default=False, metadata={"help": "weight the loss by inverse class frequency"})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (scale = alpha / r)"})
+    lora_dropout: float = field(default=0.1, metadata={"help": "LoRA dropout"})
+    lora_target_modules: list[str] | None = field(default=None, metadata={"help": "modules to adapt; default resolved per architecture"})
+    seed: int = field(default=42, metadata={"help": "random seed"})
+    country_iso_code: str = field(default="FRA", metadata={"help": "ISO-3 country for the CO2 intensity of electricity"})
+    cpu_power_watts: float | None = field(default=None, metadata={"help": "force CodeCarbon's CPU power (TDP, W) when it cannot measure it"})
+    run_name: str | None = field(default=None, metadata={"help": "display name of the run"})

@@ -1,0 +1,56 @@
+"""The one predictor interface shared by fine-tuned encoders and LLM baselines.
+
+Metrics, the error explorer and the playground only ever call ``predict_proba`` and read
+``labels``, so every model kind is treated the same way. Single-label rows sum to 1;
+multi-label columns are independent per-label probabilities cut at ``thresholds``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import runs
+
+# run kind -> "module:function(run_dir) -> Predictor"
+LOADERS: dict[str, str] = {
+    "finetune": "pipelines.finetune:load_predictor",
+    "prompt": "pipelines.prompting:load_predictor",
+}
+
+
+class Predictor(ABC):
+    labels: list[str]
+    multi_label: bool = False
+    thresholds: np.ndarray | None = None  # multi-label only, one per label
+
+    @abstractmethod
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """n × len(labels) probabilities."""
+
+    def decide(self, proba: np.ndarray) -> list:
+        """Probabilities → label (single-label) or list of labels (multi-label)."""
+        return decide(proba, self.labels, self.multi_label, self.thresholds)
+
+    def predict(self, texts: Sequence[str]) -> list:
+        return self.decide(self.predict_proba(texts))
+
+
+def decide(proba: np.ndarray, labels: Sequence[str], multi_label: bool,
+           thresholds: np.ndarray | None = None) -> list:
+    proba = np.asarray(proba)
+    if not multi_label:
+        return [labels[i] for i in proba.argmax(axis=1)]
+    th = np.full(len(labels), 0.5) if thresholds is None else np.asarray(thresholds)
+    return [[labels[j] for j in np.flatnonzero(row >= th)] for row in proba]
+
+
+def load_run_predictor(run_dir: str | Path) -> Predictor:
+    """Load the predictor of any run folder (dispatch on its config.json kind)."""
+    kind = runs.read_json(Path(run_dir) / "config.json")["kind"]
+    module, func = LOADERS[kind].split(":")
+    return getattr(importlib.import_module(module), func)(Path(run_dir))

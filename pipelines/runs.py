@@ -1,0 +1,168 @@
+"""The run folder: one layout for every run kind, so the dashboard needs nothing else.
+
+``models/runs/<run_id>/``::
+
+    config.json          job config + dataset id/split hash + package versions + git hash
+    metrics.json         metrics.compute_metrics output + model size/speed + emissions
+    predictions.parquet  test ids, text, gold, pred, one ``p::<label>`` column per class
+    emissions.csv        CodeCarbon's own file (one row per tracked phase)
+    model/               weights + tokenizer (or LoRA adapter + head)
+    log.txt              the job's log
+
+A job writes into a work folder (``runs/.partial/<kind>-<config hash>``) and the folder is
+renamed into place only when the job succeeded, so a crash never leaves half a run where
+the dashboard looks; a retried job with the same config finds its partial work again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import paths
+
+PROB_PREFIX = "p::"
+TRACKED_PACKAGES = ("torch", "transformers", "peft", "datasets", "codecarbon", "scikit-learn", "huggingface-hub")
+
+
+def config_hash(kind: str, config: dict[str, Any]) -> str:
+    blob = json.dumps({"kind": kind, "config": config}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def work_dir_for(kind: str, config: dict[str, Any]) -> Path:
+    d = paths.runs_dir() / ".partial" / f"{kind}-{config_hash(kind, config)}"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def new_run_id(model: str, method: str | None) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{Path(model).name}-{method or ''}").strip("-").lower()[:40]
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{hashlib.sha1(str(time.time_ns()).encode()).hexdigest()[:4]}"
+
+
+def run_dir(run_id: str) -> Path:
+    return paths.runs_dir() / run_id
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_hash() -> str | None:
+    try:
+        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.REPO_ROOT, capture_output=True,
+                             text=True, timeout=5)
+        return res.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (tmp file + rename) so readers never see half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
+    tmp.replace(path)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_config(folder: Path, kind: str, config: dict[str, Any], dataset: dict[str, Any],
+                 extra: dict[str, Any] | None = None) -> None:
+    write_json(folder / "config.json", {
+        "kind": kind,
+        "config": config,
+        "dataset": {"id": dataset["id"], "split_hash": dataset["split_hash"], "task": dataset["task"],
+                    "labels": dataset["labels"]},
+        "versions": package_versions(),
+        "git": git_hash(),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **(extra or {}),
+    })
+
+
+def save_predictions(folder: Path, ids: Sequence, texts: Sequence[str], gold: Sequence, pred: Sequence,
+                     proba: np.ndarray, labels: Sequence[str], extra: dict[str, Sequence] | None = None) -> Path:
+    """Test-set predictions: single-label gold/pred are label strings, multi-label lists of them."""
+    df = pd.DataFrame({"id": list(ids), "text": list(texts), "gold": list(gold), "pred": list(pred)})
+    for j, lab in enumerate(labels):
+        df[PROB_PREFIX + str(lab)] = np.asarray(proba)[:, j].astype("float64")
+    for k, v in (extra or {}).items():
+        df[k] = list(v)
+    path = folder / "predictions.parquet"
+    df.to_parquet(path, index=False)
+    return path
+
+
+def load_predictions(folder: Path) -> pd.DataFrame:
+    return pd.read_parquet(Path(folder) / "predictions.parquet")
+
+
+def proba_from_predictions(df: pd.DataFrame, labels: Sequence[str]) -> np.ndarray:
+    return df[[PROB_PREFIX + str(lab) for lab in labels]].to_numpy()
+
+
+def finalize(work_dir: Path, run_id: str) -> Path:
+    """Move a finished work folder into place as ``runs/<run_id>``."""
+    target = run_dir(run_id)
+    if target.exists():
+        raise FileExistsError(f"run folder {target} already exists")
+    shutil.move(str(work_dir), str(target))
+    return target
+
+
+def delete_run(store, run_id: str) -> None:
+    """Remove a run from the store first (so lists never point at a missing folder), then its folder."""
+    row = store.run(run_id)
+    store.delete_run(run_id)
+    folder = Path(row["path"]) if row else run_dir(run_id)
+    if folder.exists():
+        shutil.rmtree(folder)
+
+
+def summary_from_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers lists and leaderboards need, copied into the store's runs row."""
+    keys = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "roc_auc", "subset_accuracy", "hamming_loss",
+            "invalid_rate")
+    out = {k: metrics[k] for k in keys if metrics.get(k) is not None}
+    for k in ("accuracy_ci", "macro_f1_ci"):
+        if k in metrics:
+            out[k] = metrics[k]
+    em = metrics.get("emissions") or {}
+    out["energy_kwh"] = em.get("total_energy_kwh")
+    out["co2_kg"] = em.get("total_co2_kg")
+    size = metrics.get("model") or {}
+    out["params"] = size.get("total_params")
+    out["size_mb"] = size.get("size_mb")
+    speed = metrics.get("speed") or {}
+    out["latency_ms"] = speed.get("latency_ms")
+    out["throughput"] = speed.get("throughput")
+    return out

@@ -1,0 +1,46 @@
+"""Shared test set-up: loopback only, a fresh workspace per session, weights cached once.
+
+Every test talks to 127.0.0.1 at most: Hub telemetry off and the Hub offline unless a test
+points HF_ENDPOINT at its own fake server. Converted model weights live in the repo's
+``models/cache`` (WORKBENCH_MODEL_CACHE) so they are built once per machine, while
+datasets, runs and the store live in a temporary WORKBENCH_HOME per test session.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ["WANDB_DISABLED"] = "true"
+os.environ.setdefault("WORKBENCH_MODEL_CACHE", str(REPO / "models" / "cache"))
+_HOME = tempfile.mkdtemp(prefix="workbench-test-")
+os.environ["WORKBENCH_HOME"] = _HOME
+os.environ["HF_HOME"] = str(Path(_HOME) / "hf-home")
+
+import pytest  # noqa: E402
+
+# Area fixtures live in their own modules so each area owns its file.
+pytest_plugins = [
+    "tests.fixtures_data",
+    "tests.fixtures_runs",
+]
+
+
+@pytest.fixture(scope="session")
+def workbench_home() -> Path:
+    return Path(_HOME)
+
+
+@pytest.fixture()
+def store():
+    from pipelines.store import Store
+
+    return Store()

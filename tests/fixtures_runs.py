@@ -1,0 +1,1 @@
+"""Fixtures that make real runs with the pipeline (owned by the training area)."""
