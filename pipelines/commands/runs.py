@@ -1,0 +1,74 @@
+"""``runs list|show|delete``: the finished runs in the store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import runs as runfiles
+from ..cli import UserError, format_table
+from ..store import Store
+
+
+def register(sub) -> None:
+    p = sub.add_parser("runs", help="list, show or delete finished runs")
+    rsub = p.add_subparsers(dest="runs_command", required=True)
+    lp = rsub.add_parser("list", help="one line per run")
+    lp.add_argument("--dataset", help="only runs on this dataset")
+    lp.set_defaults(func=_list)
+    sp = rsub.add_parser("show", help="config and metrics of one run")
+    sp.add_argument("run_id")
+    sp.add_argument("--json", action="store_true", help="print metrics.json as is")
+    sp.set_defaults(func=_show)
+    dp = rsub.add_parser("delete", help="delete a run (store row and folder)")
+    dp.add_argument("run_id", nargs="+")
+    dp.set_defaults(func=_delete)
+
+
+def _list(args) -> int:
+    rows = []
+    for r in Store().runs(dataset_id=args.dataset):
+        s = r["summary"]
+        rows.append({"run": r["id"], "name": r["name"], "kind": r["kind"], "model": Path(r["model"]).name,
+                     "method": r["method"], "dataset": r["dataset_id"], "accuracy": s.get("accuracy"),
+                     "macro_f1": s.get("macro_f1"), "energy_kwh": s.get("energy_kwh")})
+    print(format_table(rows))
+    return 0
+
+
+def _get(run_id: str) -> dict:
+    row = Store().run(run_id)
+    if row is None:
+        raise UserError(f"no run {run_id!r}; see `python -m pipelines runs list`")
+    return row
+
+
+def _show(args) -> int:
+    row = _get(args.run_id)
+    folder = Path(row["path"])
+    metrics = runfiles.read_json(folder / "metrics.json")
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+        return 0
+    cfg = runfiles.read_json(folder / "config.json")
+    print(f"run       {row['id']}  ({row['name']})\nfolder    {folder}\nkind      {row['kind']}\n"
+          f"dataset   {row['dataset_id']} (split {row['split_hash']})\nmodel     {row['model']} {row['method'] or ''}")
+    print("config    " + json.dumps(cfg.get("config", {}), sort_keys=True))
+    for k in ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "roc_auc", "pr_auc", "subset_accuracy",
+              "hamming_loss", "invalid_rate"):
+        if metrics.get(k) is not None:
+            ci = metrics.get(f"{k}_ci")
+            print(f"{k:<16}{metrics[k]:.4f}" + (f"  (95% CI {ci[0]:.4f}–{ci[1]:.4f})" if ci else ""))
+    em = metrics.get("emissions") or {}
+    if em:
+        print(f"energy          {em.get('total_energy_kwh')} kWh, CO2eq {em.get('total_co2_kg')} kg")
+    return 0
+
+
+def _delete(args) -> int:
+    store = Store()
+    for run_id in args.run_id:
+        _get(run_id)
+        runfiles.delete_run(store, run_id)
+        print(f"deleted {run_id}")
+    return 0
