@@ -45,9 +45,14 @@ def _field_type(cls: type, f: dataclasses.Field) -> Any:
     return hints[f.name]
 
 
-def add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one ``--flag`` per dataclass field, with its help text and default."""
+def add_dataclass_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """Add one ``--flag`` per dataclass field, with its help text and default.
+
+    ``skip`` names fields the caller adds itself (e.g. as a positional argument).
+    """
     for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
         tp = _field_type(cls, f)
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else None

@@ -1,1 +1,32 @@
-"""Dataset fixtures (owned by the data area)."""
+"""Dataset fixtures (owned by the data area), shared by every area's tests.
+
+Both are real prepared datasets in the session's WORKBENCH_HOME, registered in its store,
+prepared through the same ``pipelines.data.prepare`` path as the CLI. Deterministic (seed
+42, fixed names) and cheap: a few seconds, most of it importing the tokenizer once.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def rt_small():
+    """Rotten Tomatoes, 1,200 snippets (class ratio kept, ~42% negative): 900/180/120.
+
+    Returns a ``PreparedDataset`` with id "rt_small".
+    """
+    from pipelines.data import prepare
+
+    return prepare("rotten_tomatoes", name="rt_small", max_rows=1200)
+
+
+@pytest.fixture(scope="session")
+def genres_small():
+    """ggplot2movies titles → 7 genre flags (multi-label), 1,500 titles: ~1,125/225/150.
+
+    Returns a ``PreparedDataset`` with id "genres_small".
+    """
+    from pipelines.data import prepare
+
+    return prepare("movie_genres", name="genres_small", max_rows=1500)

@@ -1,0 +1,237 @@
+"""Reading user data files into a raw table, with errors a user can act on.
+
+Formats: CSV, TSV, JSONL (or a JSON array), Parquet (optionally ``.gz``/``.bz2``/``.xz``
+compressed text formats) and a ``datasets.save_to_disk`` folder. Every problem becomes a
+:class:`DataError` that names the file, the line or row and what to do about it; we never
+guess an encoding: UTF-8 (with or without a byte-order mark) unless the user names one.
+
+Rows are numbered from 1, header not counted, in every message (and the prepared ``id`` is
+that number), so "row 7" means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import json
+import logging
+import lzma
+from pathlib import Path
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = ("CSV (.csv), TSV (.tsv/.tab), JSONL (.jsonl/.ndjson/.json), Parquet (.parquet) "
+             "or a datasets.save_to_disk folder")
+_TEXT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
+_COMPRESSED = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}
+
+
+class DataError(ValueError):
+    """Input data the user must fix; the message says where (file, row, column) and how."""
+
+
+def detect_format(path: Path) -> tuple[str, str | None]:
+    """(format, compression suffix) from the file name; a folder is a ``datasets`` folder."""
+    if path.is_dir():
+        return "hf_disk", None
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = suffixes[-1] if suffixes and suffixes[-1] in _COMPRESSED else None
+    if compression:
+        suffixes = suffixes[:-1]
+    ext = suffixes[-1] if suffixes else ""
+    if ext in (".parquet", ".pq") and not compression:
+        return "parquet", None
+    if ext in _TEXT_FORMATS:
+        return _TEXT_FORMATS[ext], compression
+    raise DataError(f"{path.name}: unsupported file type {ext or '(no extension)'!r}; use {SUPPORTED}")
+
+
+def size_mb(path: Path) -> float:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+    return path.stat().st_size / 1e6
+
+
+def read_table(path: str | Path, *, encoding: str | None = None, delimiter: str | None = None,
+               max_file_mb: float = 200.0) -> tuple[pd.DataFrame, str]:
+    """Read a user file into a DataFrame of raw columns; returns (frame, format)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    fmt, compression = detect_format(path)
+    mb = size_mb(path)
+    if max_file_mb and mb > max_file_mb:
+        raise DataError(f"{path.name} is {mb:.3g} MB, above the {max_file_mb:g} MB limit: sample it down first, "
+                        f"or raise the limit (max_file_mb / --max-file-mb)")
+    log.info("reading %s (%s, %.1f MB)", path, fmt, mb)
+    if fmt == "parquet":
+        return _read_parquet(path), fmt
+    if fmt == "hf_disk":
+        return _read_hf_disk(path), fmt
+    data = path.read_bytes()
+    if compression:
+        try:
+            data = _COMPRESSED[compression](data)
+        except Exception as exc:  # noqa: BLE001 - any decompression failure is a bad file
+            raise DataError(f"{path.name}: cannot decompress ({exc}); is it really a {compression} file?") from exc
+    text = decode(data, path.name, encoding)
+    if fmt in ("csv", "tsv"):
+        sep = delimiter or ("\t" if fmt == "tsv" else ",")
+        return _read_delimited(text, path.name, sep), fmt
+    return _read_json(text, path.name, fmt), fmt
+
+
+def decode(data: bytes, name: str, encoding: str | None = None) -> str:
+    """UTF-8 (a leading byte-order mark is dropped) or the encoding the user named; else a precise error."""
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except LookupError as exc:
+            raise DataError(f"unknown encoding {encoding!r}: use a Python codec name such as utf-8, latin-1, "
+                            f"cp1252, utf-16") from exc
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{name} is not valid {encoding}: {_where(data, exc)}; check the --encoding value") from exc
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise DataError(f"{name} is UTF-16 text (it starts with a UTF-16 byte-order mark): re-save it as UTF-8, "
+                        f"or pass encoding='utf-16' (--encoding utf-16)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{name} is not UTF-8 text: {_where(data, exc)}. Re-save it as UTF-8, or pass the encoding "
+                        f"it was written in, e.g. encoding='latin-1' or 'cp1252' (--encoding latin-1)") from exc
+
+
+def _where(data: bytes, exc: UnicodeDecodeError) -> str:
+    line = data[: exc.start].count(b"\n") + 1
+    return f"byte 0x{data[exc.start]:02x} on line {line} (offset {exc.start}) cannot be decoded"
+
+
+def _read_delimited(text: str, name: str, sep: str) -> pd.DataFrame:
+    """Parse with the csv module (strict quoting) so a bad line is reported, never half-read.
+
+    pandas' reader silently drops the extra fields of a first data row that is longer than
+    the header (with ``index_col=False``) and cannot say where an unclosed quote began.
+    """
+    if text.startswith("\ufeff"):  # a BOM that survived plain UTF-8 decoding would rename the first column
+        text = text[1:]
+    if not text.strip():
+        raise DataError(f"{name} is empty: it needs a header line and at least one data row")
+    sep_name = {"\t": "tab", ",": "comma", ";": "semicolon"}.get(sep, repr(sep))
+    csv.field_size_limit(2**31 - 1)  # long documents are fine; the file size cap bounds memory
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
+    rows: list[list[str]] = []
+    header: list[str] | None = None
+    while True:
+        start = reader.line_num + 1
+        try:
+            rec = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise DataError(f"{name}: malformed line {start}: {exc}. A quoted field must be closed, and quotes "
+                            f"inside a quoted field doubled (\"\"); fix that line") from exc
+        if not rec or rec == [""]:
+            continue  # blank line
+        if header is None:
+            header = [h.strip() for h in rec]
+            if len(header) == 1:
+                other = next((d for d in ("\t", ";", "|", ",") if d != sep and d in header[0]), None)
+                if other:
+                    shown = {"\t": "tab"}.get(other, repr(other))
+                    raise DataError(f"{name}: the header is one {sep_name}-separated column {header[0]!r}; the "
+                                    f"file looks {shown}-separated: pass --delimiter {other!r} (delimiter=...)")
+            dups = sorted({h for h in header if header.count(h) > 1})
+            if dups:
+                raise DataError(f"{name}: column name(s) {', '.join(map(repr, dups))} appear more than once in "
+                                f"the header (line {start}); give every column a distinct name")
+            continue
+        if len(rec) > len(header):
+            raise DataError(f"{name}: malformed line {start}: {len(rec)} {sep_name}-separated fields, but the header "
+                            f"has {len(header)}. Quote fields that contain a {sep_name} (\"like, this\") or fix "
+                            f"that line")
+        rows.append(rec + [""] * (len(header) - len(rec)))
+    if header is None:
+        raise DataError(f"{name} is empty: it needs a header line and at least one data row")
+    return pd.DataFrame(rows, columns=header, dtype=object)
+
+
+def _read_json(text: str, name: str, fmt: str) -> pd.DataFrame:
+    stripped = text.lstrip()
+    if fmt == "json" and stripped.startswith("["):
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+        for i, rec in enumerate(records, 1):
+            if not isinstance(rec, dict):
+                raise DataError(f"{name}: item {i} of the JSON array is {type(rec).__name__}, not an object "
+                                f"({{\"text\": ..., \"label\": ...}})")
+        return _frame(records, name)
+    records = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{name}: line {lineno} is not valid JSON ({exc.msg}, column {exc.colno}); each line "
+                            f"must be one JSON object like {{\"text\": \"...\", \"label\": \"...\"}}") from exc
+        if not isinstance(rec, dict):
+            raise DataError(f"{name}: line {lineno} is a JSON {type(rec).__name__}, not an object like "
+                            f"{{\"text\": \"...\", \"label\": \"...\"}}")
+        records.append(rec)
+    return _frame(records, name)
+
+
+def _frame(records: list[dict], name: str) -> pd.DataFrame:
+    if not records:
+        raise DataError(f"{name} is empty: it holds no records")
+    return pd.DataFrame.from_records(records)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        raise DataError(f"{path.name}: not a readable Parquet file ({exc})") from exc
+
+
+def _read_hf_disk(path: Path) -> pd.DataFrame:
+    """A ``Dataset`` or ``DatasetDict`` saved with ``save_to_disk``; ClassLabel ints become names.
+
+    The folder's own splits (if any) are concatenated: the workbench makes its own seeded,
+    stratified split so every run is compared on the same one.
+    """
+    markers = ("dataset_info.json", "state.json", "dataset_dict.json")
+    if not any((path / m).exists() for m in markers):
+        raise DataError(f"{path.name}/ is a folder but not a datasets.save_to_disk folder (none of "
+                        f"{', '.join(markers)} inside); point to a file ({SUPPORTED})")
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise DataError(f"{path.name}/: datasets.load_from_disk failed: {exc}") from exc
+    parts = list(ds.values()) if isinstance(ds, datasets.DatasetDict) else [ds]
+    if len(parts) > 1:
+        log.info("%s: concatenating its %d splits (%s) before re-splitting", path.name, len(parts),
+                 ", ".join(ds.keys()))
+    frames = []
+    for part in parts:
+        df = part.to_pandas()
+        for col, feat in part.features.items():
+            if isinstance(feat, datasets.ClassLabel):
+                df[col] = [feat.names[v] if v is not None and v >= 0 else None for v in df[col]]
+            elif isinstance(feat, datasets.List) and isinstance(feat.feature, datasets.ClassLabel):
+                names = feat.feature.names
+                df[col] = [[names[v] for v in vals] for vals in df[col]]
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,286 @@
+"""From a raw table to validated examples and a seeded, stratified train/validation/test split.
+
+Examples are a frame with ``id`` (1-based source row), ``text`` and ``label`` (str) or
+``labels`` (list[str]). Validation stops at the first problem with a :class:`DataError`
+naming rows and columns; nothing is dropped silently (empty texts only with
+``drop_empty``; exact duplicate texts are merged and counted, because a text that sits in
+both train and test inflates every score compared on that split).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .data_io import DataError
+
+log = logging.getLogger(__name__)
+
+_TRUE = {"1", "1.0", "true", "yes"}
+_FALSE = {"0", "0.0", "false", "no", ""}
+
+
+def _rows(positions, limit: int = 10) -> str:
+    """'row 3' or 'rows 3, 7, 12' (1-based data rows), with an ellipsis past ``limit``."""
+    nums = [str(int(p)) for p in positions]
+    listed = ", ".join(nums[:limit]) + (f", … ({len(nums) - limit} more)" if len(nums) > limit else "")
+    return ("row " if len(nums) == 1 else "rows ") + listed
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    return False
+
+
+def _as_text(v: Any) -> str:
+    return "" if _is_missing(v) else str(v).strip()
+
+
+def _as_label(v: Any) -> str:
+    if _is_missing(v):
+        return ""
+    if isinstance(v, float) and v.is_integer():  # 1.0 from a float column means class "1"
+        v = int(v)
+    return str(v).strip()
+
+
+def check_columns(raw: pd.DataFrame, wanted: list[str], name: str) -> None:
+    missing = [c for c in wanted if c not in raw.columns]
+    if not missing:
+        return
+    avail = ", ".join(repr(str(c)) for c in raw.columns)
+    hint = ""
+    if len(raw.columns) == 1 and any(s in str(raw.columns[0]) for s in ("\t", ";", "|")):
+        hint = (" — the header looks like one column holding several names: is the delimiter right? "
+                "(.tsv files are read tab-separated; pass --delimiter otherwise)")
+    raise DataError(f"{name}: column(s) {', '.join(repr(c) for c in missing)} not found; available columns: "
+                    f"{avail}{hint}. Name the right ones with --text-column / --label-column / --label-columns")
+
+
+def build_examples(raw: pd.DataFrame, *, name: str, text_columns: list[str], separator: str,
+                   label_column: str | None, label_columns: list[str] | None, label_delimiter: str | None,
+                   drop_empty: bool, report: dict[str, Any]) -> tuple[pd.DataFrame, bool]:
+    """Raw table → (examples, multi_label). Multi-label when label_columns (0/1 flags), a
+    label_delimiter, or a label column holding lists (JSONL/Parquet/datasets)."""
+    if label_columns and label_column:
+        raise DataError("give either one label column (--label-column) or several 0/1 label columns "
+                        "(--label-columns), not both")
+    if label_columns and label_delimiter:
+        raise DataError("--label-delimiter applies to one label column holding delimited labels; "
+                        "it cannot be combined with 0/1 --label-columns")
+    label_cols = list(label_columns) if label_columns else [label_column or "label"]
+    check_columns(raw, list(text_columns) + label_cols, name)
+    if not len(raw):
+        raise DataError(f"{name}: no data rows (only a header?)")
+    ids = np.arange(1, len(raw) + 1)
+
+    parts = [raw[c].map(_as_text) for c in text_columns]
+    text = parts[0] if len(parts) == 1 else pd.Series(
+        [separator.join(p for p in row if p) for row in zip(*parts)], index=raw.index)
+    df = pd.DataFrame({"id": ids, "text": text.to_numpy()})
+    where = " + ".join(repr(c) for c in text_columns)
+
+    if label_columns:
+        multi = True
+        flags = {}
+        for col in label_columns:
+            vals = raw[col].map(lambda v: _as_label(v).lower())
+            bad = ~vals.isin(_TRUE | _FALSE)
+            if bad.any():
+                first = np.flatnonzero(bad.to_numpy())
+                raise DataError(f"{name}: label column {col!r} must hold 0/1 flags; {_rows(ids[first])} hold(s) "
+                                f"{raw[col].iloc[first[0]]!r}. Fix those values or use --label-column with "
+                                f"--label-delimiter for a delimited label string")
+            flags[col] = vals.isin(_TRUE).to_numpy()
+        df["labels"] = [[str(c) for c in label_columns if flags[c][i]] for i in range(len(df))]
+    else:
+        col = label_cols[0]
+        values = raw[col].tolist()
+        is_list = [isinstance(v, (list, tuple, np.ndarray)) for v in values]
+        multi = bool(label_delimiter) or any(is_list)
+        if multi:
+            def split_labels(v: Any) -> list[str]:
+                if isinstance(v, (list, tuple, np.ndarray)):
+                    return sorted({_as_label(x) for x in v} - {""})
+                s = _as_label(v)
+                return sorted({p.strip() for p in s.split(label_delimiter)} - {""}) if label_delimiter else (
+                    [s] if s else [])
+            df["labels"] = [split_labels(v) for v in values]
+        else:
+            df["label"] = [_as_label(v) for v in values]
+            missing = df["label"] == ""
+            if missing.any():
+                if not drop_empty:
+                    raise DataError(f"{name}: {int(missing.sum())} of {len(df)} rows have no label in column {col!r} "
+                                    f"({_rows(df['id'][missing])}): fill them in, or pass --drop-empty "
+                                    f"(drop_empty=True) to drop those rows")
+                report["dropped_missing_label"] = int(missing.sum())
+                df = df[~missing]
+
+    empty = df["text"] == ""
+    if empty.any():
+        if not drop_empty:
+            raise DataError(f"{name}: {int(empty.sum())} of {len(df)} rows have an empty or whitespace-only text in "
+                            f"column {where} ({_rows(df['id'][empty])}): fill them in, or pass --drop-empty "
+                            f"(drop_empty=True) to drop those rows")
+        report["dropped_empty_text"] = int(empty.sum())
+        log.info("%s: dropped %d rows with empty text", name, int(empty.sum()))
+        df = df[~empty]
+    if not len(df):
+        raise DataError(f"{name}: no rows left after dropping empty texts/labels")
+    return df.reset_index(drop=True), multi
+
+
+def dedupe(df: pd.DataFrame, multi: bool, report: dict[str, Any]) -> pd.DataFrame:
+    """Merge exact duplicate texts into one example (the lowest id), so no text can straddle splits.
+
+    Copies that disagree: multi-label takes the union of their labels (a title shared by
+    several films has all their genres); single-label keeps the majority label and drops the
+    text when the vote is tied. All counts go into the report.
+    """
+    dup_mask = df["text"].duplicated(keep=False)
+    report["duplicates_removed"] = 0
+    report["duplicate_conflicts"] = 0
+    report["conflicts_dropped"] = 0
+    if not dup_mask.any():
+        return df
+    keep = df[~dup_mask]
+    merged = []
+    dropped_conflicts = []
+    for _text, group in df[dup_mask].groupby("text", sort=False):
+        first = group.iloc[0].to_dict()
+        if multi:
+            sets = {tuple(x) for x in group["labels"]}
+            if len(sets) > 1:
+                report["duplicate_conflicts"] += 1
+            first["labels"] = sorted({lab for labs in group["labels"] for lab in labs})
+        else:
+            counts = group["label"].value_counts()
+            if len(counts) > 1:
+                report["duplicate_conflicts"] += 1
+                if counts.iloc[0] == counts.iloc[1]:
+                    dropped_conflicts.append(int(first["id"]))
+                    continue
+            first["label"] = counts.index[0]
+        merged.append(first)
+    out = pd.concat([keep, pd.DataFrame(merged, columns=df.columns)], ignore_index=True)
+    out = out.sort_values("id").reset_index(drop=True)
+    report["duplicates_removed"] = int(len(df) - len(out))
+    report["conflicts_dropped"] = len(dropped_conflicts)
+    log.info("merged exact duplicate texts: %d rows removed (%d texts had conflicting labels, %d dropped as ties)",
+             report["duplicates_removed"], report["duplicate_conflicts"], len(dropped_conflicts))
+    return out
+
+
+def _allocate(counts: dict[str, int], total: int) -> dict[str, int]:
+    """Largest-remainder rounding: integer shares of ``total`` proportional to ``counts``."""
+    n = sum(counts.values())
+    exact = {k: v * total / n for k, v in counts.items()}
+    out = {k: int(math.floor(x)) for k, x in exact.items()}
+    for k in sorted(exact, key=lambda k: (out[k] - exact[k], k))[: total - sum(out.values())]:
+        out[k] += 1
+    return out
+
+
+def subsample(df: pd.DataFrame, max_rows: int, seed: int, multi: bool) -> pd.DataFrame:
+    """Seeded subsample keeping class proportions (single-label); uniform for multi-label."""
+    if len(df) <= max_rows:
+        return df
+    rng = np.random.default_rng(seed)
+    if multi:
+        pick = rng.choice(len(df), size=max_rows, replace=False)
+        return df.iloc[np.sort(pick)].reset_index(drop=True)
+    groups = {lab: np.flatnonzero(df["label"].to_numpy() == lab) for lab in sorted(df["label"].unique())}
+    quota = _allocate({k: len(v) for k, v in groups.items()}, max_rows)
+    pick = np.concatenate([rng.permutation(groups[k])[: quota[k]] for k in sorted(groups)])
+    return df.iloc[np.sort(pick)].reset_index(drop=True)
+
+
+def label_counts(df: pd.DataFrame, multi: bool) -> dict[str, int]:
+    if multi:
+        return dict(sorted(pd.Series([lab for labs in df["labels"] for lab in labs]).value_counts().items()))
+    return dict(sorted(df["label"].value_counts().items()))
+
+
+def check_classes(df: pd.DataFrame, multi: bool, name: str, label_desc: str) -> list[str]:
+    """At least two classes, each with ≥ 2 examples (else no split can hold it twice); returns the labels."""
+    counts = label_counts(df, multi)
+    kind = "label" if multi else "class"
+    if len(counts) < 2:
+        only = next(iter(counts), None)
+        detail = f"{only!r} on {counts[only]} rows" if only is not None else "no labels at all"
+        raise DataError(f"{name}: only one {kind} in {label_desc} ({detail}); a classifier needs at least two. "
+                        f"Check that you named the right label column(s)")
+    rare = {k: v for k, v in counts.items() if v < 2}
+    if rare:
+        col = "labels" if multi else "label"
+        where = []
+        for lab in list(rare)[:10]:
+            hit = df["labels"].map(lambda labs, lab=lab: lab in labs) if multi else df[col] == lab
+            where.append(f"{lab!r} ({_rows(df['id'][hit])})")
+        more = f" and {len(rare) - 10} more" if len(rare) > 10 else ""
+        hint = (f" ({len(counts)} distinct values for {len(df)} rows: is {label_desc} really the label?)"
+                if len(counts) > max(20, len(df) / 2) else "")
+        kinds = kind if len(rare) == 1 else ("labels" if multi else "classes")
+        raise DataError(f"{name}: {len(rare)} {kinds} with fewer than 2 examples cannot be split into train and "
+                        f"test: {', '.join(where)}{more}{hint}. Add examples, merge them into another {kind}, "
+                        f"or remove those rows")
+    return list(counts)
+
+
+def check_ratios(ratios: list[float]) -> tuple[float, float, float]:
+    if len(ratios) != 3 or any(r <= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+        raise DataError(f"split ratios must be three positive numbers (train validation test) summing to 1, "
+                        f"got {ratios}")
+    return float(ratios[0]), float(ratios[1]), float(ratios[2])
+
+
+def split(df: pd.DataFrame, ratios: list[float], seed: int, multi: bool) -> dict[str, pd.DataFrame]:
+    """Seeded stratified split; each split sorted by id so the content hash is order-free.
+
+    Single-label: every class is shuffled and cut in the given ratios (exact per-class
+    stratification). Multi-label: iterative stratification (Sechidis et al. 2011, via
+    iterstrat), first test off the whole, then validation off the rest.
+    """
+    _, r_val, r_test = check_ratios(ratios)
+    df = df.sort_values("id").reset_index(drop=True)
+    if multi:
+        from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+
+        labels = sorted({lab for labs in df["labels"] for lab in labs})
+        y = np.array([[lab in set(labs) for lab in labels] for labs in df["labels"]], dtype=int)
+        rest, test = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=r_test, random_state=seed)
+                          .split(np.zeros(len(df)), y))
+        tr, va = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=r_val / (1 - r_test), random_state=seed)
+                      .split(np.zeros(len(rest)), y[rest]))
+        parts = {"train": rest[tr], "validation": rest[va], "test": test}
+    else:
+        rng = np.random.default_rng(seed)
+        parts = {"train": [], "validation": [], "test": []}
+        labels_arr = df["label"].to_numpy()
+        for lab in sorted(set(labels_arr)):
+            idx = rng.permutation(np.flatnonzero(labels_arr == lab))
+            n_test, n_val = round(len(idx) * r_test), round(len(idx) * r_val)
+            parts["test"].append(idx[:n_test])
+            parts["validation"].append(idx[n_test:n_test + n_val])
+            parts["train"].append(idx[n_test + n_val:])
+        parts = {k: np.concatenate(v) for k, v in parts.items()}
+    out = {k: df.iloc[np.sort(v)].reset_index(drop=True) for k, v in parts.items()}
+    for k, part in out.items():
+        if not len(part):
+            raise DataError(f"the {k} split is empty: {len(df)} examples are too few for ratios {list(ratios)}; "
+                            f"add data (a few dozen examples per class at least)")
+    seen: dict[str, str] = {}
+    for k, part in out.items():  # by construction impossible after dedupe; a cheap guarantee
+        for t in part["text"]:
+            if t in seen:
+                raise AssertionError(f"text in both {seen[t]} and {k}: {t[:60]!r}")
+            seen[t] = k
+    return out
