@@ -277,3 +277,11 @@ def ensure_prepared(dataset_id: str) -> prepared.PreparedDataset:
         if dataset_id in BUNDLED:
             return prepare(dataset_id)
         raise
+
+
+def run_prepare_job(config: dict[str, Any], ctx) -> None:
+    """Job kind ``prepare``: lets the dashboard prepare data in the worker (it never loads tokenizers itself)."""
+    ctx.progress(0.05, f"preparing {config.get('source')}")
+    ds = prepare(DataSpec.from_dict(config))
+    ctx.progress(1.0, f"prepared {ds.id} (split {ds.split_hash})")
+    return None

@@ -45,10 +45,16 @@ def demo_jobs(profile: str = "default", dataset: str = DEFAULT_DATASET) -> list[
 
 def queue_demo(store: Store | None = None, profile: str = "default", dataset: str = DEFAULT_DATASET) -> list[int]:
     """Enqueue the demo jobs that are not already queued, running or done; return new job ids."""
+    from .data import DataSpec
+
     store = store or Store()
     existing = {(j["kind"], _key(j["config"])) for j in store.jobs(status=("queued", "running", "done"), limit=10_000)}
+    jobs = demo_jobs(profile, dataset)
+    if store.dataset(dataset) is None:
+        # Prepared by the worker, ahead of the training jobs (the queue runs in order).
+        jobs.insert(0, ("prepare", DataSpec(source=dataset).to_dict()))
     new_ids = []
-    for kind, config in demo_jobs(profile, dataset):
+    for kind, config in jobs:
         if (kind, _key(config)) in existing:
             log.info("demo: %s %s already queued or done, skipped", kind, config.get("run_name"))
             continue

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 JOB_KINDS: dict[str, str] = {
     "finetune": "pipelines.finetune:run_finetune_job",
     "prompt": "pipelines.prompting:run_prompt_job",
+    "prepare": "pipelines.data:run_prepare_job",  # returns no run
 }
 
 HEARTBEAT_EVERY_S = 3.0
