@@ -174,7 +174,26 @@ def resolve_model(name_or_path: str) -> str:
     for asset in ASSETS.values():
         if name_or_path == asset.hub_id:
             return str(RESOLVERS[asset.name]())
-    return name_or_path
+    return hub_snapshot(name_or_path) or name_or_path
+
+
+def hub_snapshot(repo_id: str) -> str | None:
+    """A Hub id downloaded by the candidate search (``pipelines/hub.py``) → its snapshot folder.
+
+    Training then reads the files on disk, also under ``HF_HUB_OFFLINE=1``, and never asks
+    the Hub again. Anything that is not a downloaded ``org/name`` id gives None.
+    """
+    if repo_id.count("/") != 1 or Path(repo_id).exists():
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # not a valid repo id: nothing cached under it
+        return None
+    if isinstance(found, str) and any(Path(found).parent.glob("*.safetensors")):
+        return str(Path(found).parent)
+    return None
 
 
 def prepare_all(names: tuple[str, ...] = ("minilm", "mpnet", "smollm2")) -> dict[str, str]:

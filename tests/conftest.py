@@ -31,6 +31,8 @@ import pytest  # noqa: E402
 pytest_plugins = [
     "tests.fixtures_data",
     "tests.fixtures_runs",
+    "tests.fixtures_hub",
+    "tests.fixtures_compare",
 ]
 
 

@@ -1,0 +1,519 @@
+"""Candidate search on the Hugging Face Hub, bounded in time, cached, with an offline fallback.
+
+Users used to call ``list_models(filter='fill-mask', sort='downloads', limit=25)`` and then
+``model_info`` one repo at a time to read licence, size and parameter count, and kept a
+hand-written exclusion list. ``search`` does that whole shortlist step:
+
+1. one listing request (``/api/models``: task, text, library, language, sort, limit);
+2. cheap filters on the listing (exclusion list, licence tags);
+3. details per remaining candidate from ``/api/models/{id}?blobs=true`` — the request
+   ``HfApi.model_info(files_metadata=True)`` makes — cached in the store with a TTL;
+4. the detail filters (licence allow-list, language, max params, max size), until ``limit``
+   candidates pass. Repos needing ``trust_remote_code`` are listed but not runnable.
+
+Why not call ``HfApi.list_models``/``model_info`` directly: ``list_models`` retries 5xx for
+~23 s with ``timeout=None`` (a server that accepts and never answers blocks it forever) and
+``model_info`` neither retries nor tolerates a partial JSON entry. We send the same requests
+through huggingface_hub's own session and headers, parse with its ``ModelInfo`` class, and
+bound every call ourselves: connect/read timeouts, a few retries with back-off on 429/5xx
+(honouring ``Retry-After``) and an overall deadline. Downloads (``snapshot_download``) and
+uploads use the real client, run under a deadline too.
+
+When the Hub cannot be reached (or ``HF_HUB_OFFLINE=1``) the search says so in one line and
+answers from the installed catalog (``pipelines/catalog.py``). huggingface_hub is imported
+inside functions: the endpoint is always passed explicitly (DESIGN.md §3), and the dashboard
+can import this module cheaply.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .catalog import (
+    LLM_TASKS,
+    Candidate,
+    SearchQuery,
+    SearchResult,
+    check_filters,
+    excluded_by,
+    kind_from_architectures,
+    params_from_dtypes,
+    search_catalog,
+    size_from_dtypes,
+)
+from .store import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+HUB_SORT = {"downloads": "downloads", "likes": "likes", "trending": "trendingScore", "last_modified": "lastModified"}
+LIST_EXPAND = ["downloads", "likes", "trendingScore", "lastModified", "pipeline_tag", "library_name", "tags", "gated",
+               "sha"]
+RETRY_STATUS = (408, 429, 500, 502, 503, 504)
+# What a download takes from a repo: top-level weights, config and tokenizer files only.
+# Never *.py (no remote code), never *.bin/*.pt (pickles), never sub-folders (onnx/, openvino/ …).
+DOWNLOAD_PATTERNS = ["*.safetensors", "model.safetensors.index.json", "config.json", "generation_config.json",
+                     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                     "vocab.txt", "vocab.json", "merges.txt", "tokenizer.model", "spiece.model",
+                     "sentencepiece.bpe.model", "chat_template.jinja", "README.md"]
+CACHE_NAMESPACE = "hub"
+_DROPPABLE = ("siblings", "safetensors", "cardData", "transformersInfo", "inferenceProviderMapping", "evalResults",
+              "lastModified", "createdAt", "config", "gated")
+
+
+class HubError(RuntimeError):
+    """The Hub did not answer usefully; the message is one line meant for the user."""
+
+    def __init__(self, message: str, status: int | None = None, attempts: int = 0):
+        super().__init__(message)
+        self.status = status
+        self.attempts = attempts
+
+
+@dataclass
+class HubSettings:
+    """Bounds on every Hub call. Defaults keep a dead endpoint under ~7 s before the fallback."""
+
+    endpoint: str | None = None  # default: $HF_ENDPOINT, else https://huggingface.co
+    connect_timeout_s: float = 3.0
+    read_timeout_s: float = 5.0
+    retries: int = 2  # extra attempts after the first, on 429/5xx/timeouts/connection errors
+    backoff_s: float = 0.5  # first wait; doubles each retry (a Retry-After header wins)
+    deadline_s: float = 6.0  # overall bound for the listing (and for one details lookup)
+    details_budget_s: float = 30.0  # overall bound for all details of one search
+    details_ttl_s: float = 24 * 3600.0
+    workers: int = 4  # details fetched in parallel
+    download_deadline_s: float = 1800.0
+    token: str | bool | None = None  # None: the saved token if any (never printed or stored)
+
+    @property
+    def url(self) -> str:
+        return (self.endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def _is_true(v: str | None) -> bool:
+    return (v or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def offline_reason() -> str | None:
+    """Why the Hub must not be contacted (None = allowed). Mirrors huggingface_hub's own rule."""
+    if _is_true(os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")):
+        return "HF_HUB_OFFLINE=1"
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE was set when huggingface_hub was imported"
+    return None
+
+
+# ------------------------------------------------------------ bounded calls
+def _retry_after(response: Any) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After")))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def call_bounded(fn: Callable[[Any], T], what: str, s: HubSettings, deadline: float) -> T:
+    """Run ``fn(timeout)`` with retries on 429/5xx/timeouts/connection errors, never past ``deadline``.
+
+    ``deadline`` is a ``time.monotonic()`` value; each attempt's timeouts shrink to fit it.
+    Raises ``HubError`` (with ``status`` and ``attempts``) when it gives up.
+    """
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    attempt, last, status, start = 0, "no attempt made", None, time.monotonic()
+
+    def give_up() -> HubError:
+        took = time.monotonic() - start
+        return HubError(f"{what}: {last}, gave up after {attempt} attempt{'s' * (attempt != 1)} in {took:.1f} s",
+                        status, attempt)
+
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.05:
+            raise give_up()
+        attempt += 1
+        timeout = httpx2.Timeout(min(s.read_timeout_s, remaining), connect=min(s.connect_timeout_s, remaining))
+        wait = s.backoff_s * 2 ** (attempt - 1)
+        try:
+            return fn(timeout)
+        except OfflineModeIsEnabled as exc:
+            raise HubError(f"{what}: offline mode is enabled (HF_HUB_OFFLINE)", None, attempt) from exc
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if status not in RETRY_STATUS:
+                raise HubError(f"{what}: HTTP {status} ({str(exc).splitlines()[0][:160]})", status, attempt) from exc
+            last = f"HTTP {status}"
+            ra = _retry_after(exc.response)
+            wait = ra if ra is not None else wait
+        except httpx2.TimeoutException:
+            last, status = "no answer", None
+        except httpx2.ConnectError as exc:
+            last, status = f"cannot connect ({exc})", None
+        except (httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
+            last, status = f"connection broken ({exc})", None
+        except ValueError as exc:  # a body that is not JSON
+            raise HubError(f"{what}: malformed answer ({exc})", None, attempt) from exc
+        if attempt > s.retries:
+            raise give_up()
+        log.info("%s: %s; retry %d/%d in %.1f s", what, last, attempt, s.retries, wait)
+        time.sleep(max(0.0, min(wait, deadline - time.monotonic())))
+
+
+def _get_json(url: str, params: Any, token: str | bool | None, timeout: Any) -> tuple[Any, Any]:
+    """One GET through huggingface_hub's shared session (its headers, offline guard and hooks)."""
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    r = get_session().get(url, params=params, headers=build_hf_headers(token=token), timeout=timeout,
+                          follow_redirects=True)
+    hf_raise_for_status(r)
+    return r.json(), r
+
+
+def run_with_deadline(fn: Callable[[], T], seconds: float, what: str) -> T:
+    """Run a call that has no timeout of its own in a daemon thread; give up after ``seconds``.
+
+    Used for ``snapshot_download``/``upload_folder``, whose internal listing calls pass
+    ``timeout=None``. On timeout the thread is abandoned (daemon: it cannot block exit).
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    th = threading.Thread(target=target, daemon=True, name=f"hub-{what[:20]}")
+    th.start()
+    th.join(seconds)
+    if th.is_alive():
+        raise HubError(f"{what}: not finished within {seconds:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+# ------------------------------------------------------------------ parsing
+def _clean_siblings(siblings: Any) -> list[dict] | None:
+    if not isinstance(siblings, list):
+        return None
+    out = []
+    for s in siblings:
+        if isinstance(s, dict) and isinstance(s.get("rfilename"), str):
+            s = dict(s)
+            lfs = s.get("lfs")
+            if lfs is not None and not (isinstance(lfs, dict) and {"size", "sha256", "pointerSize"} <= set(lfs)):
+                s.pop("lfs")
+            out.append(s)
+    return out
+
+
+def parse_model_info(item: dict[str, Any]) -> Any | None:
+    """``huggingface_hub.hf_api.ModelInfo`` from a JSON entry, dropping blocks that do not parse.
+
+    A missing or malformed block (siblings without names, a partial safetensors entry …)
+    costs that detail, never the whole search. Entries without an id are skipped (None).
+    """
+    from huggingface_hub.hf_api import ModelInfo
+
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        return None
+    data = dict(item)
+    if "siblings" in data:
+        data["siblings"] = _clean_siblings(data["siblings"])
+    for key in (None, *_DROPPABLE):
+        if key is not None and data.pop(key, None) is not None:
+            log.debug("%s: dropped malformed %r block", item["id"], key)
+        try:
+            return ModelInfo(**dict(data))
+        except Exception:  # noqa: S112 — try again with one block fewer
+            continue
+    return ModelInfo(id=item["id"])
+
+
+def _languages(card: Any, tags: list[str]) -> list[str]:
+    lang = getattr(card, "language", None) if card is not None else None
+    if lang:
+        return [str(x) for x in lang] if isinstance(lang, list | tuple) else [str(lang)]
+    return [t for t in tags if len(t) == 2 and t.isalpha() and t.islower()]
+
+
+def _has_token(s: HubSettings) -> bool:
+    if isinstance(s.token, str):
+        return bool(s.token)
+    if s.token is False:
+        return False
+    from huggingface_hub import get_token
+
+    return get_token() is not None
+
+
+def candidate_from_info(info: Any, s: HubSettings | None = None) -> Candidate:
+    """Derive the candidate's details from a ModelInfo (listing or model_info answer)."""
+    c = Candidate(id=info.id, source="hub", model_ref=info.id)
+    tags = [str(t) for t in (info.tags or [])]
+    card = info.card_data
+    c.task = info.pipeline_tag
+    c.library = info.library_name
+    lic = getattr(card, "license", None) if card is not None else None
+    c.license = str(lic) if lic else next((t.split(":", 1)[1] for t in tags if t.startswith("license:")), None)
+    c.languages = _languages(card, tags)
+    counts = dict(info.safetensors.parameters) if info.safetensors and info.safetensors.parameters else None
+    c.params = params_from_dtypes(counts) or (info.safetensors.total if info.safetensors else None)
+    config = info.config if isinstance(info.config, dict) else {}
+    archs = [str(a) for a in (config.get("architectures") or [])]
+    c.architecture = archs[0] if archs else (info.transformers_info.auto_model if info.transformers_info else None)
+    c.model_type = config.get("model_type")
+    c.kind = "llm" if c.task in LLM_TASKS else kind_from_architectures(archs, c.model_type)
+    c.downloads, c.likes, c.trending = info.downloads, info.likes, info.trending_score
+    c.last_modified = info.last_modified.isoformat() if info.last_modified else None
+    c.sha = info.sha
+    c.gated = info.gated not in (None, False)
+    names = [sib.rfilename for sib in info.siblings] if info.siblings is not None else None
+    weights = [sib for sib in info.siblings or [] if sib.rfilename.endswith(".safetensors") and "/" not in sib.rfilename]
+    if weights and all(sib.size is not None for sib in weights):
+        c.size_mb = round(sum(sib.size for sib in weights) / 1e6, 1)
+    elif counts:
+        c.size_mb = round(size_from_dtypes(counts) or 0, 1) or None
+    if config.get("auto_map"):
+        c.needs_remote_code = True
+        c.refuse(f"needs trust_remote_code (custom code: {', '.join(map(str, config['auto_map']))})")
+    elif "custom_code" in tags:
+        c.needs_remote_code = True
+        c.refuse("needs trust_remote_code (repo tagged custom_code)")
+    if names is not None and not weights:
+        c.refuse("no safetensors weights (the workbench never loads pickled .bin files)")
+    if c.gated and not _has_token(s or HubSettings()):
+        c.refuse("gated: accept its terms on the Hub and log in (no HF token found)")
+    if c.gated:
+        c.notes.append(f"gated ({info.gated})")
+    return c
+
+
+# ------------------------------------------------------------------ details
+def _cache_key(endpoint: str, repo_id: str) -> str:
+    return f"{endpoint}/{repo_id}"
+
+
+def _slim(raw: dict[str, Any]) -> dict[str, Any]:
+    """What the details cache keeps of a model_info answer (drops bulky, unused blocks)."""
+    out = {k: v for k, v in raw.items() if k not in ("spaces", "widgetData", "model-index", "evalResults",
+                                                      "inferenceProviderMapping", "securityRepoStatus")}
+    card = raw.get("cardData")
+    if isinstance(card, dict):
+        out["cardData"] = {k: card[k] for k in ("license", "language", "tags", "datasets", "pipeline_tag",
+                                                "library_name", "base_model") if k in card}
+    return out
+
+
+def details_raw(repo_id: str, s: HubSettings, store: Store | None = None, sha: str | None = None,
+                deadline: float | None = None, refresh: bool = False) -> dict[str, Any]:
+    """The model_info JSON of one repo (``blobs=true`` for file sizes), from the TTL cache if fresh.
+
+    A cached entry for another commit than ``sha`` (the listing's) is stale and refetched.
+    """
+    store = store or Store()
+    key = _cache_key(s.url, repo_id)
+    if not refresh:
+        cached = store.get(CACHE_NAMESPACE, key, max_age_s=s.details_ttl_s)
+        if cached and (sha is None or cached.get("sha") in (None, sha)):
+            return cached
+    from urllib.parse import quote
+
+    url = f"{s.url}/api/models/{quote(repo_id, safe='/')}"
+    data, _ = call_bounded(lambda t: _get_json(url, {"blobs": True}, s.token, t), f"details of {repo_id}", s,
+                           deadline or time.monotonic() + s.deadline_s)
+    if not isinstance(data, dict) or not data.get("id"):
+        raise HubError(f"details of {repo_id}: malformed answer (no model id)")
+    data = _slim(data)
+    store.put(CACHE_NAMESPACE, key, data)
+    return data
+
+
+def model_details(repo_id: str, settings: HubSettings | None = None, store: Store | None = None,
+                  refresh: bool = False) -> Candidate:
+    """Details of one Hub repo (cached). Raises HubError when the Hub cannot answer."""
+    s = settings or HubSettings()
+    why = offline_reason()
+    if why:
+        raise HubError(f"{why}: cannot look up {repo_id} on the Hub")
+    raw = run_with_deadline(lambda: details_raw(repo_id, s, store, refresh=refresh), s.deadline_s + 1.0,
+                            f"details of {repo_id}")
+    return candidate_from_info(parse_model_info(raw), s)
+
+
+# ------------------------------------------------------------------- search
+def _list_models(params: dict[str, Any], want: int, s: HubSettings, deadline: float) -> list[dict[str, Any]]:
+    url: str | None = f"{s.url}/api/models"
+    items: list[dict[str, Any]] = []
+    while url and len(items) < want:
+        data, resp = call_bounded(lambda t, u=url, p=params: _get_json(u, p, s.token, t), "listing models", s,
+                                  deadline)
+        if not isinstance(data, list):
+            raise HubError("listing models: malformed answer (expected a JSON list)")
+        items.extend(x for x in data if isinstance(x, dict) and isinstance(x.get("id"), str))
+        url, params = resp.links.get("next", {}).get("url"), None
+    return items[:want]
+
+
+def _listing_params(q: SearchQuery, fetch_n: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": fetch_n, "sort": HUB_SORT[q.sort], "direction": -1, "expand": LIST_EXPAND}
+    filters = [f for f in (q.library, q.language) if f]
+    if len(q.licenses) == 1:
+        filters.append(f"license:{q.licenses[0]}")
+    if filters:
+        params["filter"] = filters
+    if q.task:
+        params["pipeline_tag"] = q.task
+    if q.query:
+        params["search"] = q.query
+    if q.author:
+        params["author"] = q.author
+    return params
+
+
+def _prefilter(item: dict[str, Any], q: SearchQuery) -> str | None:
+    """Filters decidable from the listing alone (saves a details request)."""
+    if pat := excluded_by(item["id"], q.exclude):
+        return f"excluded by {pat!r}"
+    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    lics = [str(t).split(":", 1)[1] for t in tags if str(t).startswith("license:")]
+    if q.licenses and lics and not any(x.lower() in q.licenses for x in lics):
+        return f"licence {lics[0]} not in allow-list"
+    return None
+
+
+def _with_details(item: dict[str, Any], s: HubSettings, store: Store, deadline: float) -> Candidate:
+    """Candidate = cached/fetched details, with the listing's fresher popularity numbers."""
+    listed = parse_model_info(item)
+    try:
+        raw = details_raw(item["id"], s, store, sha=item.get("sha"),
+                          deadline=min(deadline, time.monotonic() + s.deadline_s))
+        c = candidate_from_info(parse_model_info(raw), s)
+    except HubError as exc:
+        c = candidate_from_info(listed, s)
+        c.notes.append(f"details unavailable: {exc}")
+    for attr, val in (("downloads", listed.downloads), ("likes", listed.likes), ("trending", listed.trending_score)):
+        if val is not None:
+            setattr(c, attr, val)
+    if listed.last_modified:
+        c.last_modified = listed.last_modified.isoformat()
+    return c
+
+
+def hub_search(q: SearchQuery, settings: HubSettings | None = None, store: Store | None = None) -> SearchResult:
+    """Search the Hub (raises HubError when the listing fails; details failures are per model)."""
+    s = settings or HubSettings()
+    store = store or Store()
+    fetch_n = min(max(q.limit * 4, q.limit + 20), 200) if q.has_detail_filters else q.limit
+    # the thread is a second bound: name resolution (getaddrinfo) ignores httpx's timeouts
+    items = run_with_deadline(
+        lambda: _list_models(_listing_params(q, fetch_n), fetch_n, s, time.monotonic() + s.deadline_s),
+        s.deadline_s + 1.0, "listing models")
+    keep: list[Candidate] = []
+    skipped: list[dict[str, str]] = []
+    pending = []
+    for item in items:
+        why = _prefilter(item, q)
+        if why:
+            skipped.append({"id": item["id"], "reason": why})
+        else:
+            pending.append(item)
+    deadline = time.monotonic() + s.details_budget_s
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, s.workers)) as pool:
+        while pending and len(keep) < q.limit:
+            # fetch only about as many details as still needed (filters may reject some)
+            n = max(q.limit - len(keep), s.workers)
+            batch, pending = pending[:n], pending[n:]
+            for c in pool.map(lambda it: _with_details(it, s, store, deadline), batch):
+                why = check_filters(c, q)
+                if why:
+                    skipped.append({"id": c.id, "reason": why})
+                elif len(keep) < q.limit:
+                    keep.append(c)
+    return SearchResult(candidates=keep, source="hub", endpoint=s.url, skipped=skipped,
+                        message=None if len(items) else "the Hub returned no model for these filters")
+
+
+def search(q: SearchQuery, settings: HubSettings | None = None, store: Store | None = None,
+           offline: bool | None = None) -> SearchResult:
+    """Hub search, or — when the Hub is off or unreachable — the installed catalog, with one line saying why."""
+    s = settings or HubSettings()
+    why = "offline mode requested" if offline else (None if offline is False else offline_reason())
+    if why:
+        msg = f"{why}: Hub search skipped, showing installed models instead"
+        log.info(msg)  # the result carries it; the caller shows it once
+        return search_catalog(q, message=msg)
+    try:
+        return hub_search(q, s, store)
+    except HubError as exc:
+        msg = f"Hub unavailable at {s.url} ({exc}): showing installed models instead"
+        log.info(msg)  # the result carries it; the caller shows it once
+        res = search_catalog(q, message=msg)
+        res.endpoint = s.url
+        return res
+
+
+# --------------------------------------------------------------- download
+def local_snapshot(repo_id: str) -> Path | None:
+    """The cached snapshot folder of a downloaded repo (config + safetensors present), else None."""
+    from .assets import hub_snapshot
+
+    found = hub_snapshot(repo_id)
+    return Path(found) if found else None
+
+
+def download(repo_id: str, settings: HubSettings | None = None, store: Store | None = None) -> Path:
+    """Fetch a candidate's safetensors, config and tokenizer into the HF cache; never remote code.
+
+    Afterwards ``repo_id`` works as ``FinetuneConfig.model`` / ``PromptConfig.model``:
+    ``assets.resolve_model`` maps a downloaded id to this snapshot folder, so training reads
+    the files on disk even under ``HF_HUB_OFFLINE=1``.
+    """
+    from .assets import ASSETS, resolve_model
+
+    for asset in ASSETS.values():
+        if repo_id in (asset.hub_id, asset.name):  # shipped offline already: nothing to download
+            return Path(resolve_model(asset.name))
+    s = settings or HubSettings()
+    why = offline_reason()
+    if why:
+        local = local_snapshot(repo_id)
+        if local:
+            return local
+        raise ValueError(f"{why}: cannot download {repo_id} and it is not in the local HF cache")
+    try:
+        c = model_details(repo_id, s, store, refresh=True)
+    except HubError as exc:
+        if exc.status in (401, 404):
+            raise ValueError(f"{repo_id}: no such model on {s.url} (or it is private)") from exc
+        raise
+    if not c.runnable:
+        raise ValueError(f"{repo_id} cannot be used here: {'; '.join(c.reasons)}. "
+                         "The workbench never runs code from a model repo (trust_remote_code stays off).")
+    from huggingface_hub import snapshot_download
+
+    path = run_with_deadline(
+        lambda: snapshot_download(repo_id, endpoint=s.url, allow_patterns=DOWNLOAD_PATTERNS,
+                                  ignore_patterns=["*/*", "*.py", "*.bin", "*.pt", "*.pth", "*.ckpt"],
+                                  etag_timeout=s.read_timeout_s, token=s.token, max_workers=4),
+        s.download_deadline_s, f"downloading {repo_id}")
+    folder = Path(path)
+    if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
+        raise ValueError(f"{repo_id}: the download has no config.json or no safetensors weights")
+    if list(folder.glob("*.py")):
+        raise ValueError(f"{repo_id}: python files were downloaded; refusing to use the folder")
+    log.info("downloaded %s into %s", repo_id, folder)
+    return folder
