@@ -98,8 +98,8 @@ class FinetuneConfig(JobConfig):
     batch_size: int = field(default=16, metadata={"help": "train batch size per device"})
     eval_batch_size: int = field(default=64, metadata={"help": "evaluation batch size"})
     max_length: int | None = field(default=None, metadata={"help": "token limit; default: 95th percentile of train lengths (≤ 512)"})
-    max_train_samples: int | None = field(default=2000, metadata={"help": "subsample the train split for quick runs (None = all)"})
-    max_eval_samples: int | None = field(default=None, metadata={"help": "subsample validation for early stopping (None = all)"})
+    max_train_samples: int | None = field(default=2000, metadata={"help": "subsample the train split for quick runs (0 or None = all)"})
+    max_eval_samples: int | None = field(default=500, metadata={"help": "subsample validation for early stopping (0 or None = all); it is scored ~4 times per epoch, so the full split can cost as much as training"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "linear warm-up share of the steps"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     eval_every: int | None = field(default=None, metadata={"help": "evaluate every N steps (default: ~4 times per epoch)"})
@@ -110,6 +110,33 @@ class FinetuneConfig(JobConfig):
     lora_dropout: float = field(default=0.1, metadata={"help": "LoRA dropout"})
     lora_target_modules: list[str] | None = field(default=None, metadata={"help": "modules to adapt; default resolved per architecture"})
     seed: int = field(default=42, metadata={"help": "random seed"})
+    country_iso_code: str = field(default="FRA", metadata={"help": "ISO-3 country for the CO2 intensity of electricity"})
+    cpu_power_watts: float | None = field(default=None, metadata={"help": "force CodeCarbon's CPU power (TDP, W) when it cannot measure it"})
+    run_name: str | None = field(default=None, metadata={"help": "display name of the run"})
+
+
+@dataclass
+class PromptConfig(JobConfig):
+    """Zero- or few-shot LLM baseline on one prepared dataset's test split (pipelines/prompting.py)."""
+
+    kind: typing.ClassVar[str] = "prompt"
+
+    dataset: str = field(default="rotten_tomatoes", metadata={"help": "prepared dataset id"})
+    model: str = field(default="smollm2", metadata={"help": "catalog name (smollm2, gemma3-270m), local folder or Hub id of a causal LM"})
+    mode: str = field(default="zero", metadata={"help": "zero-shot or few-shot (k examples per class from the train split)", "choices": ["zero", "few"]})
+    k: int = field(default=2, metadata={"help": "few-shot examples per class (multi-label: per label, k with it and k without)"})
+    scoring: str = field(default="label", metadata={"help": "label: log-likelihood of each label word (never invalid); generate: free answer parsed against the labels", "choices": ["label", "generate"]})
+    template: str | None = field(default=None, metadata={"help": "prompt template name in pipelines/prompts/ or a YAML path; default classify (single-label) / yesno (multi-label)"})
+    calibrate: bool = field(default=False, metadata={"help": "contextual calibration: divide label probabilities by those of a content-free input (label scoring)"})
+    max_test_samples: int | None = field(default=None, metadata={"help": "score only the first N test texts (None = the whole test split)"})
+    max_text_tokens: int = field(default=128, metadata={"help": "cut each text and few-shot example to this many tokens"})
+    max_new_tokens: int = field(default=8, metadata={"help": "generate mode: tokens generated per answer"})
+    max_retries: int = field(default=2, metadata={"help": "generate mode: sampled retries (new seed each) before an answer is recorded invalid"})
+    batch_size: int = field(default=16, metadata={"help": "texts per forward pass"})
+    chunk_size: int = field(default=32, metadata={"help": "texts per saved chunk: a cancel or crash loses at most one chunk"})
+    speed_samples: int = field(default=32, metadata={"help": "texts used to measure latency and throughput (0 = skip)"})
+    device: str = field(default="auto", metadata={"help": "auto (GPU when available), cpu or cuda"})
+    seed: int = field(default=42, metadata={"help": "seed of the few-shot draw and of generate-mode retries"})
     country_iso_code: str = field(default="FRA", metadata={"help": "ISO-3 country for the CO2 intensity of electricity"})
     cpu_power_watts: float | None = field(default=None, metadata={"help": "force CodeCarbon's CPU power (TDP, W) when it cannot measure it"})
     run_name: str | None = field(default=None, metadata={"help": "display name of the run"})

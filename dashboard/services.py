@@ -1,0 +1,206 @@
+"""The dashboard's helper processes: the job worker and the predictor service.
+
+Streamlit reruns the page script on every click, so anything slow or heavy lives in another
+process: queued jobs run in ``python -m pipelines worker`` and live predictions come from
+``python -m pipelines serve`` over HTTP on 127.0.0.1. Both are started on demand, in a new
+session so they outlive the rerun (and the Streamlit server), and both exit by themselves
+when idle. A spawn marker in the store (kv namespace ``service``) keeps two reruns, or two
+browser tabs, from starting two of them while the first is still importing torch.
+
+Nothing here imports torch or transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from pipelines import paths
+from pipelines.jobs import worker_alive
+from pipelines.store import Store, _pid_alive
+
+log = logging.getLogger(__name__)
+
+KV = "service"
+PREDICTOR_KEY = "predictor"  # written by pipelines.serve itself
+WORKER_IDLE_EXIT_S = 600
+SERVICE_IDLE_EXIT_S = 1800
+SPAWN_GRACE_S = 120.0  # a freshly spawned process gets this long to register before we try again
+
+_children: list[subprocess.Popen] = []  # kept so finished children are reaped (no zombies)
+
+
+class ServiceError(RuntimeError):
+    """The predictor service could not answer; the message says why and what to do."""
+
+
+def _reap() -> None:
+    for proc in list(_children):
+        if proc.poll() is not None:
+            _children.remove(proc)
+
+
+def _spawn(name: str, args: list[str], store: Store) -> int:
+    """Start ``python -m pipelines <args>`` detached; log to models/<name>.log; record a marker."""
+    _reap()
+    paths.ensure_dirs()
+    logfile = paths.models_dir() / f"{name}.log"
+    with open(logfile, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines", *args], cwd=paths.REPO_ROOT, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=os.environ.copy())
+    _children.append(proc)
+    store.put(KV, f"spawn:{name}", {"pid": proc.pid, "at": time.time()})
+    log.info("started %s (pid %s), log %s", name, proc.pid, logfile)
+    return proc.pid
+
+
+def _recent_spawn(store: Store, name: str) -> int | None:
+    """Pid of a process we started a moment ago that is still coming up."""
+    _reap()
+    mark = store.get(KV, f"spawn:{name}")
+    if mark and time.time() - mark["at"] < SPAWN_GRACE_S and _pid_alive(mark["pid"]):
+        return int(mark["pid"])
+    return None
+
+
+# ------------------------------------------------------------------ worker
+def ensure_worker(store: Store) -> int | None:
+    """Start a worker unless one is alive (or starting). Returns the new pid, or None."""
+    if worker_alive(store) or _recent_spawn(store, "worker"):
+        return None
+    return _spawn("worker", ["worker", "--idle-exit", str(WORKER_IDLE_EXIT_S)], store)
+
+
+def worker_state(store: Store) -> str:
+    """'running', 'starting' or 'stopped' — for a status line."""
+    if worker_alive(store):
+        return "running"
+    return "starting" if _recent_spawn(store, "worker") else "stopped"
+
+
+# --------------------------------------------------------------- predictor
+def _http(url: str, body: dict[str, Any] | None = None, timeout: float = 5.0) -> dict[str, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            msg = json.loads(exc.read()).get("error")
+        except (ValueError, AttributeError):
+            msg = None
+        raise ServiceError(msg or f"predictor service answered HTTP {exc.code}") from exc
+
+
+def service_info(store: Store) -> dict[str, Any] | None:
+    """The running predictor service's record plus its health, or None when none answers."""
+    rec = store.get(KV, PREDICTOR_KEY)
+    if not rec or not _pid_alive(rec.get("pid")):
+        return None
+    try:
+        health = _http(rec["url"] + "/health", timeout=2.0)
+    except (OSError, ServiceError, ValueError):
+        return None
+    return {**rec, **health}
+
+
+def ensure_service(store: Store, wait_s: float = 90.0) -> str:
+    """URL of a live predictor service, starting one if needed (waits while it imports torch)."""
+    info = service_info(store)
+    if info:
+        return info["url"]
+    if not _recent_spawn(store, "predictor"):
+        _spawn("predictor", ["serve", "--idle-exit", str(SERVICE_IDLE_EXIT_S)], store)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        info = service_info(store)
+        if info:
+            return info["url"]
+        mark = store.get(KV, "spawn:predictor")
+        if mark and not _pid_alive(mark["pid"]):
+            break
+    raise ServiceError(f"the predictor service did not start; see {paths.models_dir() / 'predictor.log'}")
+
+
+def predict(store: Store, run_ids: list[str], texts: list[str], timeout: float = 300.0) -> dict[str, Any]:
+    """``{"results": [...], "errors": {run_id: message}}`` from the service (models load on first use)."""
+    url = ensure_service(store)
+    return _http(url + "/predict", {"runs": list(run_ids), "texts": list(texts)}, timeout=timeout)
+
+
+def warm(store: Store, run_ids: list[str], timeout: float = 300.0) -> dict[str, Any]:
+    url = ensure_service(store)
+    return _http(url + "/warm", {"runs": list(run_ids)}, timeout=timeout)
+
+
+def token_lengths(store: Store, model: str, texts: list[str], timeout: float = 120.0) -> list[int]:
+    """Token counts under ``model``'s tokenizer, computed in the service (no transformers here)."""
+    url = ensure_service(store)
+    return _http(url + "/token-lengths", {"model": model, "texts": list(texts)}, timeout=timeout)["lengths"]
+
+
+def stop_service(store: Store, wait_s: float = 15.0) -> bool:
+    """Ask the running service to shut down and wait until it has (tests, benchmarks)."""
+    info = service_info(store)
+    if not info:
+        return False
+    try:
+        _http(info["url"] + "/shutdown", {}, timeout=5.0)
+    except (OSError, ServiceError):
+        return False
+    deadline = time.monotonic() + wait_s
+    while _pid_alive(info["pid"]) and time.monotonic() < deadline:
+        _reap()
+        time.sleep(0.1)
+    return not _pid_alive(info["pid"])
+
+
+# --------------------------------------------------------------------- CLI
+def run_cli(args: list[str], timeout: float = 600.0) -> tuple[bool, str]:
+    """Run ``python -m pipelines <args>`` to completion (e.g. ``data prepare``, which tokenizes).
+
+    Returns (ok, message): the output on success, the CLI's one-line error otherwise, so the
+    page shows exactly what the command line would have said.
+    """
+    proc = subprocess.run([sys.executable, "-m", "pipelines", *args], cwd=paths.REPO_ROOT, capture_output=True,
+                          text=True, timeout=timeout, env=os.environ.copy(), stdin=subprocess.DEVNULL)
+    if proc.returncode == 0:
+        return True, proc.stdout.strip()
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    if errors:
+        return False, errors[-1].removeprefix("error:").strip()
+    tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-5:]
+    return False, "\n".join(tail) or f"`python -m pipelines {' '.join(args)}` exited with code {proc.returncode}"
+
+
+def spec_to_cli(spec: Any) -> list[str]:
+    """``data prepare`` arguments reproducing a DataSpec (only fields that differ from the defaults)."""
+    import dataclasses
+
+    args = [str(spec.source)]
+    for f in dataclasses.fields(spec):
+        if f.name == "source":
+            continue
+        value = getattr(spec, f.name)
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+        if value == default:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(flag if value else "--no-" + f.name.replace("_", "-"))
+        elif isinstance(value, (list, tuple)):
+            args += [flag, *[str(v) for v in value]]
+        elif value is not None:
+            args.append(f"{flag}={value}")
+    return args

@@ -1,0 +1,228 @@
+"""The metrics table of a comparison: CIs, the best value per column marked, and its exports.
+
+Pure pandas (no Streamlit): the Compare page shows :func:`display_table`, the Export page and
+``python -m pipelines compare --format …`` write :func:`to_csv`, :func:`to_markdown`,
+:func:`to_latex`, :func:`to_text` or :func:`to_json`. Input is ``Comparison.runs`` from
+:mod:`pipelines.compare` (one row per run).
+
+"Best" is per column and direction: highest accuracy, macro-F1 and throughput; lowest energy,
+CO2, latency, parameter count and size. Ties are all marked; missing values never win. Text
+formats mark the best cell (bold in Markdown/LaTeX, ``*`` in plain text); CSV and JSON stay
+numeric and name the columns a run is best in (``best_in``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.io.formats.style import Styler  # imported with the module: pandas loads it lazily, ~0.2 s
+
+BEST_MARK = " ★"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    higher_is_better: bool
+    digits: int
+    ci: bool = False
+    short: str = ""  # narrower header for the on-screen table
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("accuracy", "Accuracy (± 95% CI)", True, 3, ci=True, short="Accuracy ± CI"),
+    Column("macro_f1", "Macro-F1 (± 95% CI)", True, 3, ci=True, short="Macro-F1 ± CI"),
+    Column("energy_kwh", "Energy (kWh)", False, 3, short="Energy kWh"),
+    Column("co2_g", "CO2eq (g)", False, 3, short="CO2eq g"),
+    Column("latency_ms", "Latency (ms/text)", False, 3, short="ms/text"),
+    Column("throughput", "Throughput (texts/s)", True, 3, short="texts/s"),
+    Column("params_m", "Params (M)", False, 3, short="Params M"),
+    Column("size_mb", "Size (MB)", False, 3, short="Size MB"),
+)
+ID_COLUMNS = {"label": "Run", "model": "Model", "method": "Method"}
+
+
+def _finite(v) -> bool:
+    return v is not None and isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(float(v))
+
+
+def best_cells(runs: pd.DataFrame) -> dict[str, set[str]]:
+    """Column key → run ids holding the best value (ties included; NaN never best)."""
+    out: dict[str, set[str]] = {}
+    ids = np.asarray(runs["run_id"] if "run_id" in runs.columns else runs.index, dtype=object)
+    for col in COLUMNS:
+        if col.key not in runs.columns:
+            continue
+        v = pd.to_numeric(runs[col.key], errors="coerce").to_numpy(dtype=np.float64)
+        ok = np.isfinite(v)
+        if not ok.any():
+            out[col.key] = set()
+            continue
+        target = v[ok].max() if col.higher_is_better else v[ok].min()
+        out[col.key] = set(ids[ok & np.isclose(v, target, rtol=1e-9, atol=0)])
+    return out
+
+
+def _sig(v: float, digits: int) -> str:
+    """Round to significant digits without scientific notation for the usual ranges."""
+    if not _finite(v):
+        return "–"
+    v = float(v)
+    if v == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(v)))
+    decimals = max(0, digits - 1 - mag)
+    if abs(v) < 1e-4:
+        return f"{v:.{digits - 1}e}"
+    return f"{v:,.{decimals}f}"
+
+
+def format_cell(row, col: Column) -> str:
+    """One cell's text; ``row`` is a mapping (a record dict or a Series)."""
+    v = row.get(col.key)
+    if not _finite(v):
+        return "–"
+    if col.ci:
+        lo, hi = row.get(f"{col.key}_lo"), row.get(f"{col.key}_hi")
+        if _finite(lo) and _finite(hi):
+            return f"{float(v):.3f} ± {(float(hi) - float(lo)) / 2:.3f}"
+        return f"{float(v):.3f}"
+    return _sig(v, col.digits)
+
+
+def formatted(runs: pd.DataFrame, mark=None, short: bool = False, ids: dict[str, str] | None = None) -> pd.DataFrame:
+    """String table (Run, Model, Method, metric columns); ``mark(text)`` wraps the best cells.
+
+    ``short``: the narrow on-screen headers; ``ids``: which identity columns to show.
+    """
+    best = best_cells(runs)
+    id_cols = ID_COLUMNS if ids is None else ids
+    headers = [c.short if short else c.header for c in COLUMNS]
+    data: dict[str, list[str]] = {h: ["" if pd.isna(v) else str(v) for v in runs[k]] if k in runs.columns
+                                  else [""] * len(runs) for k, h in id_cols.items()}
+    records = runs.to_dict("records")
+    for col, header in zip(COLUMNS, headers):
+        cells = []
+        winners = best.get(col.key, set())
+        for rid, r in zip(runs.index, records):
+            text = format_cell(r, col)
+            cells.append(mark(text) if mark and rid in winners else text)
+        data[header] = cells
+    return pd.DataFrame(data, columns=[*id_cols.values(), *headers], index=pd.Index(list(runs.index), name="run_id"))
+
+
+def display_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """What the Compare page shows: run name, formatted numbers with short headers, best cells ending in ★."""
+    return formatted(runs, mark=lambda t: t + BEST_MARK, short=True, ids={"label": "Run"})
+
+
+def styled_table(runs: pd.DataFrame | None = None, table: pd.DataFrame | None = None) -> Styler:
+    """display_table (given, or built from ``runs``) with the best cells also shaded, for st.dataframe."""
+    table = display_table(runs) if table is None else table
+
+    def shade(col: pd.Series) -> list[str]:
+        return ["background-color: #dff0d8; font-weight: 600" if str(v).endswith(BEST_MARK) else "" for v in col]
+
+    return table.style.apply(shade, axis=0)
+
+
+def numeric_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Numbers only (CI bounds as their own columns) plus ``best_in``: for CSV and JSON."""
+    best = best_cells(runs)
+    cols = ["run_id", "name", "label", "model", "method", "kind", "dataset_id", "split_hash"]
+    for c in COLUMNS:
+        cols.append(c.key)
+        if c.ci:
+            cols += [f"{c.key}_lo", f"{c.key}_hi"]
+    out = runs.reindex(columns=cols).copy()
+    out["best_in"] = [";".join(c.key for c in COLUMNS if rid in best.get(c.key, set())) for rid in runs.index]
+    return out.reset_index(drop=True)
+
+
+def to_csv(runs: pd.DataFrame) -> str:
+    return numeric_table(runs).to_csv(index=False, float_format="%.6g")
+
+
+def to_json(runs: pd.DataFrame) -> str:
+    records = json.loads(numeric_table(runs).to_json(orient="records", double_precision=6))
+    return json.dumps(records, indent=2)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def to_markdown(runs: pd.DataFrame, caption: str | None = None) -> str:
+    """GitHub-flavoured Markdown table; best cells in bold."""
+    t = formatted(runs, mark=lambda s: f"**{s}**")
+    align = ["---"] * len(ID_COLUMNS) + ["---:"] * len(COLUMNS)
+    lines = ["| " + " | ".join(map(_md_escape, t.columns)) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(_md_escape(str(v)) for v in row) + " |" for row in t.itertuples(index=False)]
+    if caption:
+        lines = [caption, ""] + lines
+    return "\n".join(lines) + "\n\nBold: best value in its column (higher accuracy, F1 and throughput; lower " \
+                              "energy, CO2, latency, parameters and size).\n"
+
+
+_LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+def to_latex(runs: pd.DataFrame, caption: str = "Comparison of runs on the same test split",
+             label: str = "tab:comparison") -> str:
+    """A booktabs table (needs \\usepackage{booktabs}); best cells in \\textbf."""
+    t = formatted(runs, mark=lambda s: "\x00" + s + "\x01")
+
+    def cell(v: str) -> str:
+        v = latex_escape(v).replace("±", r"$\pm$").replace("–", "--").replace("★", "")
+        return v.replace("\x00", r"\textbf{").replace("\x01", "}")
+
+    headers = [latex_escape(h).replace("±", r"$\pm$") for h in t.columns]
+    spec = "l" * len(ID_COLUMNS) + "r" * len(COLUMNS)
+    lines = [r"\begin{table}[ht]", r"\centering", r"\small", rf"\caption{{{latex_escape(caption)}}}",
+             rf"\label{{{label}}}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(headers) + r" \\",
+             r"\midrule"]
+    lines += [" & ".join(cell(str(v)) for v in row) + r" \\" for row in t.itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def to_text(runs: pd.DataFrame) -> str:
+    """Aligned plain text for the terminal; best cells end in ``*``."""
+    t = formatted(runs, mark=lambda s: s + "*")
+    cols = list(t.columns)
+    widths = [max(len(c), *(len(str(v)) for v in t[c])) if len(t) else len(c) for c in cols]
+    right = [False] * len(ID_COLUMNS) + [True] * len(COLUMNS)
+
+    def line(values) -> str:
+        return "  ".join(str(v).rjust(w) if r else str(v).ljust(w) for v, w, r in zip(values, widths, right))
+
+    out = [line(cols), line("-" * w for w in widths)]
+    out += [line(row) for row in t.itertuples(index=False)]
+    return "\n".join(out) + "\n* best in column\n"
+
+
+def per_class_table(per_class: pd.DataFrame, metric: str = "f1") -> pd.DataFrame:
+    """Classes × runs table of one per-class metric (F1 by default)."""
+    if per_class.empty:
+        return pd.DataFrame()
+    t = per_class.pivot_table(index="class", columns="label", values=metric, sort=False)
+    return t.reindex(columns=list(dict.fromkeys(per_class["label"])))
+
+
+FORMATS = {"table": to_text, "markdown": to_markdown, "csv": to_csv, "latex": to_latex, "json": to_json}
+
+
+def render(runs: pd.DataFrame, fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    return FORMATS[fmt](runs)

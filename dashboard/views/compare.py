@@ -1,0 +1,134 @@
+"""Compare: every run on one test split side by side (refuses to mix splits, with the reason).
+
+Metrics table with CIs (best per column marked), Pareto charts of quality vs energy, latency
+and size, per-class F1, confusion matrices with a difference view, training curves, the
+energy/CO2 breakdown with how power was measured, and a paired significance test of two
+runs. The selection lives in the URL (``?dataset=``, ``?runs=a,b``, ``?a=``/``?b=``), so a
+reload or a shared link shows the same comparison.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # when this page is run on its own (`streamlit run dashboard/views/compare.py`)
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import compare_state, state  # noqa: E402
+from dashboard.charts import COST_AXES, QUALITY_AXES  # noqa: E402
+from dashboard.export import CONFUSION_MAX  # noqa: E402
+
+st.title("Compare runs")
+sel = compare_state.select("compare")
+if sel.error:
+    (st.error if sel.error.startswith("Refused") else st.info)(sel.error)
+    if sel.explicit:
+        st.caption("Clear “Only these runs” to compare every run on the chosen dataset's split.")
+    st.stop()
+
+comp = sel.comp
+st.markdown(compare_state.describe(comp))
+for note in comp.notes:
+    st.caption(f"Note: {note}")
+
+ranked = comp.best("macro_f1")
+
+# ------------------------------------------------------------------ table
+st.subheader("Metrics")
+st.dataframe(sel.table(ranked), hide_index=True, key="compare_table")
+st.caption("★ best in its column (higher accuracy, macro-F1, throughput; lower energy, CO2, latency, parameters, "
+           "size). ± is half the 95% bootstrap CI on the test split. Energy and CO2eq cover training and "
+           "evaluation; latency is per text at batch 1, throughput texts per second at batch 32.")
+
+# ------------------------------------------------------------------ Pareto
+st.subheader("Quality vs cost")
+c1, c2 = st.columns(2)
+cost_names = {"energy_kwh": "Energy (kWh)", "latency_ms": "Latency (ms/text)", "size_mb": "Model size (MB)"}
+x = c1.radio("Cost axis", list(COST_AXES), format_func=cost_names.get, horizontal=True, key="cmp_x")
+quality = c2.radio("Quality axis", list(QUALITY_AXES), format_func={"macro_f1": "Macro-F1",
+                                                                   "accuracy": "Accuracy"}.get,
+                   horizontal=True, key="cmp_y")
+
+# ------------------------------------------------------------ run choices
+ids = comp.run_ids
+labels = {rid: comp.label_of(rid) for rid in ids}
+default_detail = ranked[: compare_state.DETAIL_DEFAULT]
+if "cmp_detail" in st.session_state:  # drop runs that left the comparison (dataset switched)
+    kept = [r for r in st.session_state["cmp_detail"] if r in labels]
+    if kept != st.session_state["cmp_detail"]:
+        st.session_state["cmp_detail"] = kept or default_detail
+pair_default = (ranked[1] if len(ranked) > 1 else ranked[0], ranked[0])  # B = the best run
+
+
+def _pick(widget_key: str, param: str, fallback: str) -> str:
+    """The run of a pair selectbox: its current value, else the URL/store, else the default."""
+    for candidate in (st.session_state.get(widget_key), state.qp_get(param)):
+        if candidate in labels:
+            return candidate
+    return fallback
+
+
+run_a, run_b = _pick("cmp_a", "a", pair_default[0]), _pick("cmp_b", "b", pair_default[1])
+detail = st.session_state.get("cmp_detail", default_detail)
+pareto_name = f"pareto_{x.split('_')[0]}"
+figs = sel.figures(detail, (run_a, run_b) if run_a != run_b else None, quality,
+                   only=[pareto_name, "per_class_f1", "confusion_matrices", "confusion_difference", "training_curves",
+                         "energy_co2"])
+st.plotly_chart(figs[pareto_name], theme=None, key="chart_pareto")
+
+# ------------------------------------------------------------ per-run detail
+st.subheader("Per class")
+detail = st.multiselect("Runs in the per-run charts", ids,
+                        default=None if "cmp_detail" in st.session_state else default_detail, format_func=labels.get,
+                        key="cmp_detail", help="Per-class bars, confusion matrices, curves and energy bars are "
+                                               "easiest to read for a handful of runs; the best by macro-F1 "
+                                               "are preselected.")
+if not detail:
+    st.info("Pick at least one run for the per-run charts.")
+else:
+    st.plotly_chart(figs["per_class_f1"], theme=None, key="chart_per_class")
+    if "confusion_matrices" in figs:
+        st.plotly_chart(figs["confusion_matrices"], theme=None, key="chart_confusion")
+        if len(detail) > CONFUSION_MAX:
+            st.caption(f"Confusion matrices of the first {CONFUSION_MAX} chosen runs.")
+
+# ------------------------------------------------------------ pair: difference + significance
+st.subheader("Two runs head to head")
+c1, c2 = st.columns(2)
+run_a = c1.selectbox("Run A (baseline)", ids, index=ids.index(run_a), format_func=labels.get, key="cmp_a")
+run_b = c2.selectbox("Run B (challenger)", ids, index=ids.index(run_b), format_func=labels.get, key="cmp_b")
+state.qp_set("a", run_a)
+state.qp_set("b", run_b)
+if run_a == run_b:
+    st.info("Choose two different runs to see their difference and a significance test.")
+else:
+    left, right = st.columns([3, 2])
+    if "confusion_difference" in figs:
+        left.plotly_chart(figs["confusion_difference"], theme=None, key="chart_confusion_diff")
+    with right:
+        try:
+            sig = sel.significance(run_a, run_b)
+        except (ValueError, FileNotFoundError) as exc:
+            st.error(f"Significance test not possible: {exc}")
+        else:
+            mc, ba, bf = sig["mcnemar"], sig["bootstrap_accuracy"], sig["bootstrap_macro_f1"]
+            st.markdown(f"**{labels[run_b]}** vs **{labels[run_a]}** on the same {sig['n']} test examples")
+            st.markdown(f"**McNemar** ({mc['method']}): {labels[run_a]} alone right on {mc['only_a_correct']}, "
+                        f"{labels[run_b]} alone right on {mc['only_b_correct']} examples.  \n{mc['words']}")
+            st.markdown(f"**Paired bootstrap, accuracy**: B − A = {ba['difference']:+.3f} "
+                        f"(95% CI {ba['ci'][0]:+.3f} to {ba['ci'][1]:+.3f}).  \n{ba['words']}")
+            st.markdown(f"**Paired bootstrap, macro-F1**: B − A = {bf['difference']:+.3f} "
+                        f"(95% CI {bf['ci'][0]:+.3f} to {bf['ci'][1]:+.3f}).  \n{bf['words']}")
+            st.caption(f"{ba['n_bootstrap']} bootstrap resamples of the test examples, both runs scored on each.")
+
+# ------------------------------------------------------------ training + energy
+st.subheader("Training")
+if detail and "training_curves" in figs:
+    st.plotly_chart(figs["training_curves"], theme=None, key="chart_curves")
+st.subheader("Energy and emissions")
+if detail:
+    st.plotly_chart(figs["energy_co2"], theme=None, key="chart_energy")

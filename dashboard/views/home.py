@@ -1,0 +1,118 @@
+"""Home: what is in this workspace, the leaderboard of the current dataset, and the demo button."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import services, state, widgets
+from pipelines.demo import DEFAULT_DATASET, demo_jobs, queue_demo
+
+# The browser test selects the tiny profile on a small dataset; users get the real demo.
+PROFILE = os.environ.get("WORKBENCH_DEMO_PROFILE", "default")
+DEMO_DATASET = os.environ.get("WORKBENCH_DEMO_DATASET", DEFAULT_DATASET)
+
+st.title("Text-classification workbench")
+st.caption("Fine-tune encoders and prompt LLMs on the same split; compare quality, energy and speed side by side.")
+
+datasets = state.datasets()
+all_runs = state.run_rows()
+jobs = state.job_rows()
+active = [j for j in jobs if j["status"] in ("queued", "running")]
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Datasets", len(datasets))
+c2.metric("Runs", len(all_runs))
+c3.metric("Running jobs", sum(j["status"] == "running" for j in jobs))
+c4.metric("Queued jobs", sum(j["status"] == "queued" for j in jobs))
+
+# ------------------------------------------------------------------ demo
+with st.container(border=True):
+    left, right = st.columns([3, 1], vertical_alignment="center")
+    try:
+        planned = demo_jobs(PROFILE, DEMO_DATASET)
+    except ValueError as exc:  # a bad WORKBENCH_DEMO_PROFILE
+        st.error(str(exc))
+        planned = []
+    names = ", ".join(cfg.get("run_name") or f"{cfg.get('model')} {kind}" for kind, cfg in planned)
+    left.markdown(f"**Demo comparison** on `{DEMO_DATASET}`" + (" (tiny profile)" if PROFILE == "tiny" else "")
+                  + f": {names}.")
+    left.caption("Jobs already queued or done are skipped; a worker starts by itself if none is running.")
+    if right.button("Queue the demo", type="primary", icon=":material/rocket_launch:", width="stretch",
+                    disabled=not planned, key="queue_demo"):
+        ids = queue_demo(state.store(), profile=PROFILE, dataset=DEMO_DATASET)
+        pid = services.ensure_worker(state.store())
+        state.refresh()
+        msg = f"Queued {len(ids)} job(s): {', '.join(f'#{i}' for i in ids)}." if ids else \
+            "The demo is already queued or done: nothing added."
+        st.toast(msg + (f" Worker started (pid {pid})." if pid else ""), icon=":material/rocket_launch:")
+        st.session_state["demo_message"] = msg
+    if st.session_state.get("demo_message"):
+        st.success(st.session_state["demo_message"] + " Follow them below or on the Runs page.")
+
+
+# ------------------------------------------------------------------ jobs
+def _finished_count(rows: list[dict]) -> int:
+    return sum(j["status"] in ("done", "failed", "cancelled") for j in rows)
+
+
+st.session_state["home_finished"] = _finished_count(jobs)
+
+
+@st.fragment(run_every=2.0)
+def _active_jobs() -> None:
+    rows = state.job_rows()
+    if _finished_count(rows) != st.session_state.get("home_finished"):
+        st.rerun()  # a job ended: redraw the whole page so the leaderboard and counts catch up
+    jobs_now = [j for j in rows if j["status"] in ("queued", "running")]
+    recent = [j for j in state.job_rows(limit=20) if j["status"] in ("done", "failed", "cancelled")][:5]
+    st.subheader("Jobs")
+    if not jobs_now and not recent:
+        st.info("No jobs yet: queue the demo above, or configure runs on the Runs page.")
+        return
+    if jobs_now:
+        if services.worker_state(state.store()) == "stopped":
+            services.ensure_worker(state.store())
+        for j in sorted(jobs_now, key=lambda j: j["id"]):
+            widgets.job_line(j)
+    else:
+        st.caption("Nothing running.")
+    if recent:
+        with st.expander(f"Recently finished ({len(recent)})", expanded=not jobs_now):
+            for j in recent:
+                widgets.job_line(j)
+
+
+_active_jobs()
+
+# ------------------------------------------------------------ leaderboard
+st.subheader("Leaderboard")
+if not datasets:
+    st.info("No dataset prepared yet. The demo prepares the embedded Rotten Tomatoes snippets; "
+            "or upload your own on the Data page.")
+else:
+    dataset_id = state.dataset_picker()
+    rows = state.run_rows(dataset_id)
+    if not rows:
+        st.info(f"No runs on `{dataset_id}` yet.")
+    else:
+        splits = {r["split_hash"] for r in rows}
+        if len(splits) > 1:
+            st.warning(f"Runs of `{dataset_id}` use {len(splits)} different splits; scores are comparable only "
+                       "within one split (Compare groups them).")
+        st.dataframe(widgets.leaderboard(rows), hide_index=True, column_config=widgets.LEADERBOARD_COLUMNS,
+                     width="stretch")
+
+# --------------------------------------------------------------- datasets
+st.subheader("Datasets")
+if datasets:
+    counts = pd.Series([r["dataset_id"] for r in all_runs]).value_counts() if all_runs else pd.Series(dtype=int)
+    st.dataframe(pd.DataFrame([{
+        "id": d["id"], "name": d["name"], "task": d["task"].replace("_", "-"), "labels": len(d["labels"]),
+        "train": d["n_train"], "validation": d["n_validation"], "test": d["n_test"],
+        "runs": int(counts.get(d["id"], 0)), "split hash": d["split_hash"],
+    } for d in datasets]), hide_index=True)
+else:
+    st.caption("None yet.")

@@ -1,0 +1,84 @@
+"""``python -m pipelines finetune``: fine-tune an encoder (full or LoRA) on a prepared dataset.
+
+Runs in this process through the same job path as the worker (so the run lands in the store
+exactly as a queued one would), printing progress and, at the end, the run id and its key
+metrics. ``--queue`` only enqueues the job for ``python -m pipelines worker``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..configs import FinetuneConfig, add_dataclass_args, config_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("finetune", help="fine-tune an encoder (full or LoRA) and evaluate it on the test split",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_dataclass_args(p, FinetuneConfig)
+    p.add_argument("--queue", action="store_true", help="only enqueue the job for the worker, do not run it here")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..finetune import validate_config
+    from ..jobs import run_now
+    from ..store import Store
+
+    cfg = config_from_args(FinetuneConfig, args)
+    validate_config(cfg)  # bad flags fail here, before a job row exists
+    _check_dataset(cfg.dataset)
+    store = Store()
+    if args.queue:
+        job_id = store.enqueue("finetune", cfg.to_dict())
+        print(f"queued job {job_id} (finetune {cfg.model} {cfg.method} on {cfg.dataset}); "
+              "run `python -m pipelines worker` to execute it")
+        return 0
+    job = run_now("finetune", cfg.to_dict(), store)
+    if job["status"] != "done":
+        error = (job.get("error") or job["status"]).strip().splitlines()[0]
+        print(f"error: job {job['id']} {job['status']}: {error}")
+        return 1
+    print(_summary(store, job["run_id"]))
+    return 0
+
+
+def _check_dataset(dataset_id: str) -> None:
+    """A bundled dataset is prepared on first use; anything else must have been prepared."""
+    from .. import paths, prepared
+    from ..data import BUNDLED
+
+    if dataset_id in BUNDLED or (prepared.dataset_dir(dataset_id) / "dataset.json").exists():
+        return
+    known = sorted(p.name for p in paths.prepared_dir().glob("*") if (p / "dataset.json").exists())
+    raise FileNotFoundError(f"dataset {dataset_id!r} is not prepared; run `python -m pipelines data prepare ...` first"
+                            + (f" (prepared: {', '.join(known)})" if known else f" (bundled: {', '.join(BUNDLED)})"))
+
+
+def _summary(store, run_id: str) -> str:
+    from .. import runs
+
+    row = store.run(run_id)
+    folder = Path(row["path"]) if row else runs.run_dir(run_id)
+    m = runs.read_json(folder / "metrics.json")
+    lines = [f"run {run_id}"]
+    ci = m.get("accuracy_ci") or [float("nan")] * 2
+    lines.append(f"  accuracy  {m['accuracy']:.4f}  (95% CI {ci[0]:.3f}–{ci[1]:.3f})")
+    ci = m.get("macro_f1_ci") or [float("nan")] * 2
+    lines.append(f"  macro-F1  {m['macro_f1']:.4f}  (95% CI {ci[0]:.3f}–{ci[1]:.3f})")
+    for key in ("roc_auc", "subset_accuracy", "hamming_loss"):
+        if m.get(key) is not None:
+            lines.append(f"  {key:<9} {m[key]:.4f}")
+    tr, em, sp = m.get("train", {}), m.get("emissions", {}), m.get("speed", {})
+    if tr:
+        lines.append(f"  train     {tr.get('train_samples_per_s') or 0:.1f} samples/s, {tr.get('epochs_run') or 0:.2f} "
+                     f"epoch(s), best step {tr.get('best_step')}, max_length {tr.get('max_length')}")
+    if em.get("total_energy_kwh") is not None:
+        lines.append(f"  energy    {em['total_energy_kwh']:.6f} kWh, {1000 * em['total_co2_kg']:.3f} g CO2eq "
+                     f"({em.get('country_iso_code')})")
+    else:
+        lines.append("  energy    not measured")
+    if sp:
+        lines.append(f"  speed     {sp['latency_ms']:.1f} ms/text at batch 1, {sp['throughput']:.1f} texts/s at batch 32")
+    return "\n".join(lines)

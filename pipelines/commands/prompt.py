@@ -1,0 +1,72 @@
+"""``prompt``: LLM zero-/few-shot baseline runs; ``--template a b`` makes one run per template.
+
+Prompt sensitivity is a known trap, so comparing templates is one flag away: every template
+given becomes its own run (or queued job) on the same split, and the runs table shows the
+spread. ``--list-templates`` prints the shipped templates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..cli import UserError, format_table
+from ..configs import PromptConfig, add_dataclass_args
+
+
+def register(sub) -> None:
+    p = sub.add_parser("prompt", help="LLM zero-/few-shot baseline (label scoring or generate-and-parse)",
+                       description="Score the test split with a causal LM: zero- or few-shot, label scoring "
+                                   "(default) or generate-and-parse; one run per --template.")
+    add_dataclass_args(p, PromptConfig, skip=("template",))
+    p.add_argument("--template", dest="template", nargs="+", default=None,
+                   help="template name(s) in pipelines/prompts/ or YAML path(s); several → one run each "
+                        "(default: classify for single-label, yesno for multi-label)")
+    p.add_argument("--queue", action="store_true", help="enqueue the job(s) for the worker instead of running now")
+    p.add_argument("--list-templates", action="store_true", help="list the shipped templates and exit")
+    p.set_defaults(func=_prompt)
+
+
+def configs_from_args(args) -> list[PromptConfig]:
+    names = {f.name for f in dataclasses.fields(PromptConfig)} - {"template"}
+    base = {k: v for k, v in vars(args).items() if k in names}
+    templates = args.template or [None]
+    if len(set(templates)) != len(templates):
+        raise UserError(f"--template lists a template twice: {templates}")
+    return [PromptConfig(**base, template=t) for t in templates]
+
+
+def _prompt(args) -> int:
+    from ..prompting_templates import list_templates, load_template
+
+    if args.list_templates:
+        print(format_table([{"name": t.name, "task": t.task, "modes": ",".join(t.modes), "description": t.description}
+                            for t in list_templates()]))
+        return 0
+    configs = configs_from_args(args)
+    for cfg in configs:  # fail fast on a bad name before loading any model
+        if cfg.template:
+            load_template(cfg.template)
+    from ..store import Store
+
+    store = Store()
+    if args.queue:
+        ids = [store.enqueue("prompt", cfg.to_dict()) for cfg in configs]
+        print(f"queued prompt job(s) {ids}; run `python -m pipelines worker` to execute them")
+        return 0
+    from ..jobs import run_now
+
+    rows, failed = [], 0
+    for cfg in configs:
+        job = run_now("prompt", cfg.to_dict(), store)
+        if job["status"] != "done":
+            failed += 1
+            print(f"job {job['id']} {job['status']}: {(job.get('error') or '').splitlines()[0] if job.get('error') else ''}")
+            continue
+        run = store.run(job["run_id"])
+        s = run["summary"]
+        rows.append({"run": run["id"], "template": cfg.template or "(default)", "accuracy": s.get("accuracy"),
+                     "macro_f1": s.get("macro_f1"), "invalid_rate": s.get("invalid_rate"),
+                     "texts/s": s.get("throughput")})
+    if rows:
+        print(format_table(rows))
+    return 1 if failed else 0

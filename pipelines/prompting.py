@@ -1,0 +1,352 @@
+"""LLM zero-/few-shot baselines: the ``prompt`` run kind and its predictor (issue 4).
+
+A prompting run produces the same run folder as a fine-tune (config.json, metrics.json,
+predictions.parquet, emissions.csv, model/, log.txt) on the same test split, so the
+leaderboard compares "just ask an LLM" with the encoders on equal terms.
+
+- *label scoring* (default): softmax over the summed log-likelihood of each label word
+  after the prompt (``CausalLM.score``: shared head KV-cached once, bodies batched). A real
+  probability per class, never an invalid answer. ``calibrate`` divides by the
+  probabilities of content-free inputs ("N/A") and renormalises (Zhao et al., 2021): small
+  models answer one label almost always, yet their scores rank well.
+- *generate and parse*: greedy answer parsed with :func:`prompting_templates.parse_answer`;
+  up to ``max_retries`` sampled retries with a new seed each, then the answer is recorded
+  *invalid* (NaN scores, ``invalid`` column, counted wrong by the metrics).
+
+Resumable: the test texts are scored in chunks saved under the job's work folder (keyed by
+the config hash), so a cancelled or crashed job, retried with the same config, recomputes
+only the chunks that were not finished. Nothing here imports torch at module level (the
+dashboard imports :func:`demo_prompt_configs`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import runs
+from .configs import PromptConfig
+from .predictor import Predictor
+from .prompting_templates import PromptBuilder, parse_answer, parse_template, resolve_template, select_examples
+
+log = logging.getLogger(__name__)
+
+# (prompts, sample, seed) -> generated answers; injectable so tests can feed junk.
+Generator = Callable[[list[str], bool, int], list[str]]
+
+
+@dataclass
+class PromptOutput:
+    proba: np.ndarray  # n × labels; NaN rows where the answer is invalid
+    invalid: np.ndarray  # bool per text
+    answers: list[str]  # generate: the last raw answer(s); label: the top-scoring answer word
+    attempts: np.ndarray  # generations used per text (0 in label mode)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = np.exp(x - x.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+class PromptPredictor(Predictor):
+    """An LLM + a rendered template behind the shared predictor interface."""
+
+    def __init__(self, lm: Any, builder: PromptBuilder, scoring: str = "label", calibrate: bool = False,
+                 max_new_tokens: int = 8, max_retries: int = 2, seed: int = 42, generator: Generator | None = None,
+                 calibration: np.ndarray | None = None, reuse_prefix: bool = True):
+        if scoring not in ("label", "generate"):
+            raise ValueError(f"scoring must be 'label' or 'generate', got {scoring!r}")
+        if calibrate and scoring != "label":
+            raise ValueError("--calibrate applies to label scoring only (generated answers have no probabilities)")
+        self.lm = lm
+        self.builder = builder
+        self.labels = list(builder.labels)
+        self.multi_label = builder.multi_label
+        self.thresholds = np.full(len(self.labels), 0.5) if self.multi_label else None
+        self.scoring = scoring
+        self.calibrate = calibrate
+        self.max_retries = max_retries
+        self.seed = seed
+        self.reuse_prefix = reuse_prefix
+        self.generator: Generator = generator or (
+            lambda prompts, sample, seed: lm.generate(prompts, max_new_tokens=max_new_tokens, sample=sample, seed=seed))
+        self._calibration = None if calibration is None else np.asarray(calibration, dtype=np.float64)
+
+    # -- label scoring
+    def answer_probs(self, texts: Sequence[str]) -> np.ndarray:
+        """n × questions × answers probabilities (single-label: one question, answers = labels)."""
+        reqs = self.builder.requests(list(texts))
+        ll = np.array(self.lm.score(reqs, reuse_prefix=self.reuse_prefix), dtype=np.float64)
+        return _softmax(ll).reshape(len(texts), len(self.builder.heads), -1)
+
+    def calibration(self) -> np.ndarray | None:
+        """Mean answer probabilities over the template's content-free inputs (computed once)."""
+        if not self.calibrate:
+            return None
+        if self._calibration is None:
+            self._calibration = self.answer_probs(self.builder.template.content_free).mean(axis=0)
+        return self._calibration
+
+    def _label_output(self, texts: Sequence[str]) -> PromptOutput:
+        p = self.answer_probs(texts)
+        cf = self.calibration()
+        if cf is not None:
+            p = p / cf[None]
+            p = p / p.sum(axis=-1, keepdims=True)
+        proba = p[:, :, 0] if self.multi_label else p[:, 0, :]
+        words = self.builder.answers
+        answers = ([" | ".join(f"{lab}={words[a]}" for lab, a in zip(self.labels, row)) for row in p.argmax(-1)]
+                   if self.multi_label else [words[j] for j in proba.argmax(axis=1)])
+        n = len(texts)
+        return PromptOutput(proba, np.zeros(n, dtype=bool), answers, np.zeros(n, dtype=np.int64))
+
+    # -- generate and parse
+    def _parse(self, answer: str) -> int | None:
+        hit = parse_answer(answer, self.builder.answers)
+        if hit is None and not self.multi_label:  # the raw label name also counts ("fresh" for "positive")
+            hit = parse_answer(answer, self.labels)
+        return hit
+
+    def _generate_output(self, texts: Sequence[str]) -> PromptOutput:
+        q = len(self.builder.heads)
+        prompts = [self.builder.prompt(t, j) for t in texts for j in range(q)]
+        parsed: list[int | None] = [None] * len(prompts)
+        raw = [""] * len(prompts)
+        tries = np.zeros(len(prompts), dtype=np.int64)
+        pending = list(range(len(prompts)))
+        for attempt in range(1 + self.max_retries):
+            if not pending:
+                break
+            # Greedy first; each retry samples with a new seed (a greedy retry would repeat itself).
+            outs = self.generator([prompts[i] for i in pending], attempt > 0, self.seed + attempt)
+            if len(outs) != len(pending):
+                raise RuntimeError(f"generator returned {len(outs)} answers for {len(pending)} prompts")
+            for i, out in zip(pending, outs):
+                raw[i], tries[i], parsed[i] = out, tries[i] + 1, self._parse(out)
+            pending = [i for i in pending if parsed[i] is None]
+        n = len(texts)
+        grid = np.array([-1 if v is None else v for v in parsed], dtype=np.int64).reshape(n, q)
+        invalid = (grid < 0).any(axis=1)
+        if self.multi_label:
+            proba = (grid == 0).astype(np.float64)  # answer 0 is "yes"
+            answers = [" | ".join(f"{lab}={raw[r * q + j].strip()!r}" for j, lab in enumerate(self.labels))
+                       for r in range(n)]
+        else:
+            proba = np.zeros((n, len(self.labels)))
+            ok = ~invalid
+            proba[np.flatnonzero(ok), grid[ok, 0]] = 1.0
+            answers = raw
+        proba[invalid] = np.nan
+        return PromptOutput(proba, invalid, answers, tries.reshape(n, q).sum(axis=1))
+
+    # -- predictor interface
+    def predict_detailed(self, texts: Sequence[str]) -> PromptOutput:
+        texts = [str(t) for t in texts]
+        if not texts:
+            n_l = len(self.labels)
+            return PromptOutput(np.zeros((0, n_l)), np.zeros(0, dtype=bool), [], np.zeros(0, dtype=np.int64))
+        return self._label_output(texts) if self.scoring == "label" else self._generate_output(texts)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Label scoring: probabilities. Generate mode: one-hot, NaN rows for invalid answers."""
+        return self.predict_detailed(texts).proba
+
+
+# ------------------------------------------------------------------------ building
+def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool, train: Any = None,
+                    saved: dict[str, Any] | None = None, lm: Any = None,
+                    generator: Generator | None = None) -> tuple[PromptPredictor, dict[str, Any]]:
+    """Model + template + few-shot examples → predictor, and the ``prompt`` block for config.json.
+
+    ``saved`` (a run's recorded prompt block) rebuilds exactly the run's prompt — template text
+    and examples as recorded, not as the files read today.
+    """
+    from .llm import CausalLM
+
+    task = "multi_label" if multi_label else "single_label"
+    if saved is not None:
+        template = parse_template(saved["template_source"], saved.get("template", "saved"))
+        examples = saved["examples"]
+    else:
+        template = resolve_template(cfg.template, task, cfg.mode)
+        examples = select_examples(train, labels, cfg.k, cfg.seed, multi_label) if cfg.mode == "few" else []
+    lm = lm or CausalLM.load(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
+    builder = PromptBuilder(template, labels, multi_label, examples, wrap=lm.wrap if lm.chat else None,
+                            clip=lambda t: lm.truncate(t, cfg.max_text_tokens))
+    calibration = None if saved is None or saved.get("calibration") is None else np.array(saved["calibration"])
+    predictor = PromptPredictor(lm, builder, cfg.scoring, cfg.calibrate, cfg.max_new_tokens, cfg.max_retries,
+                                cfg.seed, generator=generator, calibration=calibration)
+    cal = predictor.calibration()
+    meta = {
+        "template": template.name, "template_source": template.source, "mode": cfg.mode,
+        "k": cfg.k if cfg.mode == "few" else 0, "scoring": cfg.scoring, "calibrate": cfg.calibrate,
+        "calibration": None if cal is None else cal.tolist(), "content_free": template.content_free,
+        "answers": builder.answers, "verbalizers": dict(zip(builder.labels, builder.verbalizers)),
+        "examples": examples, "heads": builder.heads, "chat_template": bool(lm.chat), "model_path": lm.path,
+    }
+    return predictor, meta
+
+
+# ----------------------------------------------------------------------------- job
+def _fingerprint(cfg: PromptConfig, meta: dict[str, Any], ds_info: dict[str, Any], ids: list[int]) -> str:
+    blob = json.dumps({"cfg": cfg.to_dict(), "heads": meta["heads"], "answers": meta["answers"],
+                       "calibration": meta["calibration"], "split": ds_info["split_hash"], "ids": ids},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _save_chunk(path: Path, out: PromptOutput) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        np.savez(fh, proba=out.proba, invalid=out.invalid, attempts=out.attempts,
+                 answers=np.array(out.answers, dtype=str))
+    os.replace(tmp, path)  # atomic: a crash mid-write never leaves a half chunk
+
+
+def _load_chunk(path: Path) -> PromptOutput:
+    with np.load(path) as z:
+        return PromptOutput(z["proba"], z["invalid"], [str(a) for a in z["answers"]], z["attempts"])
+
+
+def score_in_chunks(predictor: PromptPredictor, texts: list[str], folder: Path, fingerprint: str, chunk_size: int,
+                    progress: Callable[[float, str], None] | None = None) -> tuple[PromptOutput, dict[str, int]]:
+    """Score texts chunk by chunk, persisting each finished chunk; reuse chunks already on disk."""
+    cdir = folder / "chunks"
+    stamp = cdir / "fingerprint.txt"
+    if cdir.exists() and (not stamp.exists() or stamp.read_text().strip() != fingerprint):
+        log.warning("saved chunks in %s belong to another prompt/split: recomputing", cdir)
+        shutil.rmtree(cdir)
+    cdir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint + "\n")
+    n_chunks = max(1, -(-len(texts) // chunk_size))
+    parts, stats = [], {"chunks": n_chunks, "resumed_chunks": 0, "computed_chunks": 0}
+    for c in range(n_chunks):
+        path = cdir / f"{c:05d}.npz"
+        chunk = texts[c * chunk_size:(c + 1) * chunk_size]
+        if path.exists():
+            out = _load_chunk(path)
+            stats["resumed_chunks"] += 1
+        else:
+            out = predictor.predict_detailed(chunk)
+            _save_chunk(path, out)
+            stats["computed_chunks"] += 1
+        parts.append(out)
+        if progress is not None:
+            done = min(len(texts), (c + 1) * chunk_size)
+            progress((c + 1) / n_chunks, f"chunk {c + 1}/{n_chunks}: {done}/{len(texts)} texts")
+    merged = PromptOutput(np.concatenate([p.proba for p in parts]), np.concatenate([p.invalid for p in parts]),
+                          [a for p in parts for a in p.answers], np.concatenate([p.attempts for p in parts]))
+    return merged, stats
+
+
+def _read_phases(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
+    """Job kind ``prompt``: score the test split with an LLM, write the run folder, register the run."""
+    from .data import ensure_prepared
+    from .emissions import combine, track
+    from .evaluate import evaluate, measure_speed
+
+    cfg = PromptConfig.from_dict(config)
+    if cfg.chunk_size < 1 or cfg.batch_size < 1 or cfg.max_retries < 0:
+        raise ValueError("chunk_size and batch_size must be >= 1 and max_retries >= 0")
+    ds = ensure_prepared(cfg.dataset)
+    test = ds.test if cfg.max_test_samples is None else ds.test.head(cfg.max_test_samples).reset_index(drop=True)
+    if len(test) == 0:
+        raise ValueError(f"dataset {ds.id!r} has no test texts to score")
+    work = Path(ctx.work_dir)
+    ctx.progress(0.01, f"loading {cfg.model}")
+    t0 = time.perf_counter()
+    predictor, meta = build_predictor(cfg, ds.labels, ds.multi_label, train=ds.train)
+    lm = predictor.lm
+    load_s = time.perf_counter() - t0
+    runs.write_config(work, "prompt", cfg.to_dict(), ds.info, extra={"prompt": meta})
+    (work / "model").mkdir(exist_ok=True)
+    runs.write_json(work / "model" / "reference.json", {
+        "model": cfg.model, "path": lm.path, "weights_saved": False,
+        "note": "prompting baseline: the weights are the model's own; load_predictor rebuilds it from config.json"})
+
+    texts = test["text"].astype(str).tolist()
+    fingerprint = _fingerprint(cfg, meta, ds.info, test["id"].tolist())
+    phases_file = work / "phases.jsonl"
+    phase: dict[str, Any] = {}
+    t1 = time.perf_counter()
+    try:
+        with track(work, "inference", cfg.country_iso_code, cfg.cpu_power_watts) as phase:
+            out, chunk_stats = score_in_chunks(predictor, texts, work, fingerprint, cfg.chunk_size,
+                                               progress=lambda f, msg: ctx.progress(0.02 + 0.9 * f, msg))
+    finally:
+        if phase:  # every attempt's energy counts, also a cancelled or crashed one
+            with phases_file.open("a") as fh:
+                fh.write(json.dumps(phase, default=str) + "\n")
+    infer_s = time.perf_counter() - t1
+    ctx.progress(0.93, "measuring speed")
+    speed = measure_speed(predictor, texts, n_latency=max(1, cfg.speed_samples // 4),
+                          n_throughput=cfg.speed_samples, batch_size=cfg.batch_size) if cfg.speed_samples else None
+    ctx.progress(0.97, "metrics")
+    extra: dict[str, list] = {"answer": out.answers}
+    if cfg.scoring == "generate":
+        extra["attempts"] = out.attempts.tolist()
+    metrics = evaluate(predictor, dataclasses.replace(ds, test=test), work, proba=out.proba,
+                       extra_columns=extra, invalid=out.invalid)
+    metrics["model"] = {"total_params": lm.n_params(), "trainable_params": 0, "size_mb": lm.size_mb(),
+                        "name": cfg.model, "path": lm.path, "device": str(lm.device), "load_s": load_s}
+    metrics["speed"] = speed
+    metrics["emissions"] = combine(_read_phases(phases_file))
+    metrics["prompt"] = {
+        "template": meta["template"], "mode": cfg.mode, "k": meta["k"], "scoring": cfg.scoring,
+        "calibration": {"enabled": cfg.calibrate, "content_free": meta["content_free"],
+                        "probabilities": meta["calibration"]},
+        "invalid": int(out.invalid.sum()), "retries_used": int(np.maximum(out.attempts - 1, 0).sum()),
+        "few_shot_ids": [ex["id"] for ex in meta["examples"]],
+        "head_tokens": [len(lm.encode(h)) for h in meta["heads"]],
+        "chunks": chunk_stats, "inference_s": infer_s,
+        # only meaningful when this attempt scored every chunk itself (not after a resume)
+        "texts_per_s": len(texts) / infer_s if chunk_stats["resumed_chunks"] == 0 else None,
+        "prefix_stats": dict(lm.stats),
+    }
+    runs.write_json(work / "metrics.json", metrics)
+    ctx.progress(1.0, f"accuracy {metrics['accuracy']:.3f}")
+    method = f"{cfg.mode}-shot-{cfg.scoring}" + ("-cal" if cfg.calibrate else "")
+    return ctx.finalize_run(dataset=ds.info, model=cfg.model, method=method, metrics=metrics,
+                            name=cfg.run_name or default_run_name(cfg, meta["template"]))
+
+
+def default_run_name(cfg: PromptConfig, template: str) -> str:
+    shots = "zero-shot" if cfg.mode == "zero" else f"{cfg.k}-shot/class"
+    return f"{Path(cfg.model).name} {shots} {cfg.scoring} ({template}{', calibrated' if cfg.calibrate else ''})"
+
+
+def load_predictor(run_dir: str | Path) -> PromptPredictor:
+    """Rebuild a prompting run's predictor from its config.json (no weights are saved in the run)."""
+    saved = runs.read_json(Path(run_dir) / "config.json")
+    cfg = PromptConfig.from_dict(saved["config"])
+    dataset = saved["dataset"]
+    predictor, _ = build_predictor(cfg, dataset["labels"], dataset["task"] == "multi_label", saved=saved["prompt"])
+    return predictor
+
+
+def demo_prompt_configs(dataset_id: str, tiny: bool = False) -> list[dict[str, Any]]:
+    """The demo's LLM baselines: SmolLM2 zero-shot (calibrated) and few-shot, label scoring."""
+    shrink: dict[str, Any] = {"max_test_samples": 16, "speed_samples": 4, "chunk_size": 8} if tiny else {}
+    template = "review" if dataset_id.startswith("rotten_tomatoes") else None
+    zero = PromptConfig(dataset=dataset_id, model="smollm2", mode="zero", template=template, calibrate=True,
+                        run_name="SmolLM2 zero-shot", **shrink)
+    few = PromptConfig(dataset=dataset_id, model="smollm2", mode="few", k=2, template=template,
+                       run_name="SmolLM2 few-shot", **shrink)
+    return [zero.to_dict(), few.to_dict()]

@@ -1,0 +1,268 @@
+"""LLM baselines (issue 4) with the real SmolLM2-135M-Instruct on small real datasets.
+
+What could break and is checked: label-scoring probabilities (valid, better than the
+majority class), the KV-cached head giving the same scores as no reuse, few-shot prompts
+(k per class, train only), generate-and-parse accounting of invalid answers and retries,
+resuming a crashed run without recomputing finished chunks, multi-label per-label metrics,
+the CLI (one run per template) and rebuilding a run's predictor from its folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipelines import runs
+from pipelines.configs import PromptConfig
+from pipelines.jobs import execute, run_now
+from pipelines.metrics import compute_metrics
+from pipelines.prompting import PromptPredictor, demo_prompt_configs, load_predictor
+from pipelines.prompting_templates import (
+    TEMPLATE_DIR,
+    PromptBuilder,
+    list_templates,
+    load_template,
+    parse_answer,
+    resolve_template,
+    select_examples,
+)
+
+FAST = {"max_text_tokens": 48, "speed_samples": 0, "batch_size": 16}
+
+
+@pytest.fixture(scope="module")
+def smollm():
+    from pipelines.llm import CausalLM
+
+    return CausalLM.load("smollm2", device="cpu")
+
+
+def _run(store, **cfg) -> tuple[dict, Path]:
+    job = run_now("prompt", PromptConfig(**cfg).to_dict(), store)
+    assert job["status"] == "done", job.get("error")
+    return job, Path(store.run(job["run_id"])["path"])
+
+
+# ----------------------------------------------------------------------- templates
+def test_shipped_templates_cover_both_tasks_and_modes():
+    tpls = list_templates()
+    for task in ("single_label", "multi_label"):
+        for mode in ("zero", "few"):
+            assert sum(t.task == task and mode in t.modes for t in tpls) >= 2, (task, mode)
+
+
+def test_few_shot_prompt_has_k_examples_per_class_from_train_only(rt_small):
+    k = 3
+    tpl = load_template("review")
+    examples = select_examples(rt_small.train, rt_small.labels, k, seed=7, multi_label=False)
+    head = PromptBuilder(tpl, rt_small.labels, False, examples).heads[0]
+    # Parse the rendered prompt itself: every "Review: …\nSentiment: <word>" block is one example.
+    blocks = re.findall(r"Review: (.*?)\nSentiment: (\w+)", head, flags=re.S)
+    assert len(blocks) == k * len(rt_small.labels)
+    assert {w: sum(b[1] == w for b in blocks) for w in ("positive", "negative")} == {"positive": k, "negative": k}
+    train_texts = set(rt_small.train["text"])
+    assert all(text in train_texts for text, _ in blocks)
+    assert not any(t in head for t in rt_small.test["text"] if len(t) > 20)
+    assert {ex["id"] for ex in examples} <= set(rt_small.train["id"])
+    # Seeded: same seed, same prompt; order shuffled rather than grouped by class for some seed.
+    assert select_examples(rt_small.train, rt_small.labels, k, seed=7, multi_label=False) == examples
+    orders = [[ex["label"] for ex in select_examples(rt_small.train, rt_small.labels, k, s, False)] for s in range(6)]
+    assert any(o != sorted(o) and o != sorted(o, reverse=True) for o in orders)
+
+
+def test_multilabel_examples_are_k_yes_and_k_no_per_label(genres_small):
+    ex = select_examples(genres_small.train, genres_small.labels, 1, seed=0, multi_label=True)
+    builder = PromptBuilder(load_template("yesno"), genres_small.labels, True, ex)
+    assert len(builder.heads) == len(genres_small.labels)
+    for lab, head in zip(genres_small.labels, builder.heads):
+        assert f'"{lab.lower()}"' in head
+        assert head.count("Answer: yes") == 1 and head.count("Answer: no") == 1
+        mine = [e for e in ex if e["label"] == lab]
+        rows = genres_small.train.set_index("id").loc[[e["id"] for e in mine], "labels"]
+        assert [lab in r for r in rows] == [e["answer"] == "yes" for e in mine]
+
+
+def test_bad_template_and_config_errors_are_precise(rt_small, tmp_path):
+    with pytest.raises(ValueError, match="multi_label datasets"):
+        resolve_template("yesno", "single_label", "zero")
+    with pytest.raises(FileNotFoundError, match="shipped templates: .*classify"):
+        load_template("no_such_template")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ntask: single_label\ninstruction: x\ninput: 'no placeholder'\nanswer: 'A: {answer}'\n")
+    with pytest.raises(ValueError, match=r"needs \{text\}"):
+        load_template(str(bad))
+    with pytest.raises(ValueError, match="fewer than k=9999"):
+        select_examples(rt_small.train, rt_small.labels, 9999, seed=0, multi_label=False)
+
+
+def test_parse_answer_rule():
+    choices = ["negative", "positive", "very positive"]
+    assert parse_answer(" Positive.", choices) == 1
+    assert parse_answer("negative, not positive", choices) == 0  # earliest match wins
+    assert parse_answer("Very positive!", choices) == 2  # longer phrase at the same position
+    assert parse_answer("\n\npositive\nnegative", choices) == 1  # first non-empty line only
+    assert parse_answer("positively great", choices) is None  # whole words only
+    assert parse_answer("Review: great film\nSentiment: positive", choices) is None
+    assert parse_answer("", choices) is None
+
+
+# --------------------------------------------------------------- generate and parse
+def test_generate_mode_counts_junk_invalid_and_stops_after_retries(rt_small):
+    calls: list[tuple[int, bool, int]] = []
+    texts = rt_small.test["text"].head(6).tolist()
+
+    def junk(prompts, sample, seed):
+        calls.append((len(prompts), sample, seed))
+        # the text at index 1 answers properly on its second attempt; everything else is junk
+        return ["positive" if (texts[1] in p and len(calls) == 2) else "¯\\_(ツ)_/¯ maybe" for p in prompts]
+
+    builder = PromptBuilder(load_template("review"), rt_small.labels, False)
+    pred = PromptPredictor(None, builder, scoring="generate", max_retries=2, seed=5, generator=junk)
+    out = pred.predict_detailed(texts)
+    assert calls == [(6, False, 5), (6, True, 6), (5, True, 7)]  # greedy, then 2 sampled retries, new seeds
+    assert out.invalid.tolist() == [True, False, True, True, True, True]
+    assert out.attempts.tolist() == [3, 2, 3, 3, 3, 3]
+    assert np.isnan(out.proba[out.invalid]).all() and out.proba[1].tolist() == [0.0, 1.0]
+    gold = rt_small.test["label"].head(6).tolist()
+    m = compute_metrics(gold, out.proba, rt_small.labels, False, invalid=out.invalid)
+    assert m["n_invalid"] == 5 and m["invalid_rate"] == pytest.approx(5 / 6)
+    assert m["accuracy"] == pytest.approx(float(gold[1] == "positive") / 6)  # junk never maps to a class
+
+
+def test_generate_mode_with_real_model_parses_or_flags(smollm, rt_small):
+    builder = PromptBuilder(load_template("review"), rt_small.labels, False, wrap=smollm.wrap)
+    pred = PromptPredictor(smollm, builder, scoring="generate", max_new_tokens=4, max_retries=1)
+    texts = rt_small.test["text"].head(6).tolist()
+    out = pred.predict_detailed(texts)
+    for answer, bad, row in zip(out.answers, out.invalid, out.proba):
+        hit = pred._parse(answer)
+        assert bad == (hit is None)
+        if not bad:
+            assert row[hit] == 1.0 and row.sum() == 1.0
+
+
+# ------------------------------------------------------------------- label scoring
+def test_prefix_reuse_gives_the_same_scores(smollm, rt_small):
+    examples = select_examples(rt_small.train, rt_small.labels, 2, seed=1, multi_label=False)
+    builder = PromptBuilder(load_template("review"), rt_small.labels, False, examples, wrap=smollm.wrap,
+                            clip=lambda t: smollm.truncate(t, 48))
+    reqs = builder.requests(rt_small.test["text"].head(10).tolist())
+    # The split point merges in the tokenizer (head "…Review: " + body "Great…" → "Review", ":", " Great"):
+    # the naive ids(head) is *not* a prefix of ids(head + body), so the cache must stop before it.
+    head_ids, full_ids = smollm.encode(reqs[0].head), smollm.encode(reqs[0].head + reqs[0].body)
+    assert full_ids[:len(head_ids)] != head_ids
+    before = dict(smollm.stats)
+    reused = np.array(smollm.score(reqs, reuse_prefix=True))
+    assert smollm.stats["reused"] - before["reused"] == len(reqs)
+    plain = np.array(smollm.score(reqs, reuse_prefix=False))
+    assert np.isfinite(reused).all() and (reused < 0).all()
+    np.testing.assert_allclose(reused, plain, atol=2e-4)
+
+
+def test_zero_shot_label_run_is_valid_and_beats_majority(store, rt_small):
+    job, folder = _run(store, dataset="rt_small", template="review", max_test_samples=48, calibrate=True,
+                       **{**FAST, "speed_samples": 4})
+    metrics = runs.read_json(folder / "metrics.json")
+    preds = runs.load_predictions(folder)
+    proba = runs.proba_from_predictions(preds, rt_small.labels)
+    assert proba.shape == (48, 2) and np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    majority = preds["gold"].value_counts(normalize=True).max()
+    assert metrics["accuracy"] > majority, (metrics["accuracy"], majority)
+    assert metrics["invalid_rate"] == 0 and metrics["prompt"]["invalid"] == 0 and not preds["invalid"].any()
+    p = metrics["prompt"]
+    assert (p["template"], p["mode"], p["scoring"], p["k"]) == ("review", "zero", "label", 0)
+    assert p["calibration"]["enabled"] and len(p["calibration"]["probabilities"]) == 2
+    assert metrics["model"]["trainable_params"] == 0 and metrics["model"]["total_params"] > 100e6
+    assert metrics["speed"]["throughput"] > 0 and "total_energy_kwh" in metrics["emissions"]
+    config = runs.read_json(folder / "config.json")
+    assert config["kind"] == "prompt"
+    assert config["prompt"]["template_source"] == (TEMPLATE_DIR / "review.yaml").read_text()
+    assert not list(folder.rglob("*.safetensors")) and (folder / "model" / "reference.json").exists()
+    # The playground path: rebuild the predictor from the folder, same probabilities.
+    again = load_predictor(folder).predict_proba(preds["text"].head(5).tolist())
+    np.testing.assert_allclose(again, proba[:5], atol=1e-5)
+
+
+def test_crashed_run_resumes_without_recomputing_finished_chunks(store, rt_small, monkeypatch):
+    calls = {"n": 0, "crash_at": 3}
+    real = PromptPredictor.predict_detailed
+
+    def spy(self, texts):
+        calls["n"] += 1
+        if calls["n"] == calls["crash_at"]:
+            raise RuntimeError("simulated crash in chunk 3")
+        return real(self, texts)
+
+    monkeypatch.setattr(PromptPredictor, "predict_detailed", spy)
+    cfg = PromptConfig(dataset="rt_small", template="classify", max_test_samples=32, chunk_size=8, **FAST).to_dict()
+    first = run_now("prompt", cfg, store)
+    assert first["status"] == "failed" and "simulated crash" in first["error"]
+    work = runs.work_dir_for("prompt", cfg)
+    assert sorted(p.name for p in (work / "chunks").glob("*.npz")) == ["00000.npz", "00001.npz"]
+
+    calls.update(n=0, crash_at=-1)
+    retry_id = store.retry(first["id"])
+    store.claim(retry_id)
+    job = execute(store, store.job(retry_id))
+    assert job["status"] == "done", job.get("error")
+    assert calls["n"] == 2  # only chunks 3 and 4 were computed again
+    folder = Path(store.run(job["run_id"])["path"])
+    metrics = runs.read_json(folder / "metrics.json")
+    assert metrics["prompt"]["chunks"] == {"chunks": 4, "resumed_chunks": 2, "computed_chunks": 2}
+    assert len(metrics["emissions"]["phases"]) == 2  # the crashed attempt's energy is kept
+    assert len(runs.load_predictions(folder)) == 32
+
+
+def test_multilabel_prompting_yields_per_label_metrics(store, genres_small):
+    _, folder = _run(store, dataset="genres_small", max_test_samples=16, **FAST)
+    metrics = runs.read_json(folder / "metrics.json")
+    assert metrics["multi_label"] and metrics["prompt"]["template"] == "yesno"
+    assert set(metrics["per_class"]) == set(genres_small.labels)
+    for stats in metrics["per_class"].values():
+        assert 0.0 <= stats["f1"] <= 1.0 and stats["support"] >= 0
+    assert 0.0 <= metrics["hamming_loss"] <= 1.0 and "subset_accuracy" in metrics
+    proba = runs.proba_from_predictions(runs.load_predictions(folder), genres_small.labels)
+    assert proba.shape == (16, 7) and ((proba > 0) & (proba < 1)).all()
+    assert metrics["prompt"]["head_tokens"] and len(metrics["prompt"]["head_tokens"]) == 7
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_runs_one_job_per_template_and_reports_bad_names(store, rt_small, capsys):
+    from pipelines.cli import main
+
+    before = {r["id"] for r in store.runs()}
+    code = main(["prompt", "--dataset", "rt_small", "--template", "review", "question", "--max-test-samples", "8",
+                 "--speed-samples", "0", "--max-text-tokens", "32"])
+    assert code == 0
+    new = [r for r in store.runs() if r["id"] not in before]
+    templates = sorted(runs.read_json(Path(r["path"]) / "config.json")["prompt"]["template"] for r in new)
+    assert templates == ["question", "review"]
+    assert main(["prompt", "--dataset", "rt_small", "--template", "nope"]) == 2
+    assert "no prompt template 'nope'" in capsys.readouterr().err
+    assert main(["prompt", "--list-templates"]) == 0
+    assert "yesno" in capsys.readouterr().out
+
+
+def test_queue_flag_enqueues_without_running(store):
+    from pipelines.cli import main
+
+    assert main(["prompt", "--dataset", "rt_small", "--mode", "few", "--k", "1", "--template", "classify", "review",
+                 "--queue"]) == 0
+    queued = [j for j in store.jobs(status="queued") if j["kind"] == "prompt"][:2]
+    assert sorted(j["config"]["template"] for j in queued) == ["classify", "review"]
+    assert all(j["config"]["mode"] == "few" and j["config"]["k"] == 1 for j in queued)
+    for j in queued:  # leave the shared store clean for other tests
+        store.request_cancel(j["id"])
+
+
+def test_demo_configs_are_smollm2_zero_and_few_label_scoring():
+    cfgs = [PromptConfig.from_dict(c) for c in demo_prompt_configs("rotten_tomatoes")]
+    assert [(c.model, c.mode, c.scoring) for c in cfgs] == [("smollm2", "zero", "label"), ("smollm2", "few", "label")]
+    tiny = demo_prompt_configs("rotten_tomatoes", tiny=True)
+    assert all(c["max_test_samples"] and c["max_test_samples"] <= 32 for c in tiny)
+    assert json.loads(json.dumps(tiny)) == tiny
