@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import charts, export, state, tables
+from dashboard import export, state, tables
 from pipelines import compare
 from pipelines.compare import Comparison, MixedSplitsError
 
@@ -79,7 +79,7 @@ class Selection:
 
     def colors(self) -> dict[str, str]:
         """Dashboard-wide run colours (all runs of the store, see charts.run_colors)."""
-        return charts.run_colors([r["id"] for r in state.run_rows()])
+        return state.colour_map()
 
     def figures(self, detail: Sequence[str], pair: tuple[str, str] | None, quality: str = "macro_f1",
                 only: Sequence[str] | None = None) -> dict[str, go.Figure]:

@@ -117,8 +117,8 @@ def test_export_page_offers_every_download(two_runs):
 def empty_workspace(tmp_path, monkeypatch):
     import streamlit as st
 
-    # dashboard.state keys its short-lived store caches without the store path (one workspace per
-    # server), so a second workspace in this process starts from cleared caches, and leaves them so.
+    # a second workspace in this process: start from cleared Streamlit caches and leave them cleared,
+    # so no store read of the session's workspace leaks in or out
     st.cache_data.clear()
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
     yield tmp_path
