@@ -1,13 +1,15 @@
 """Dashboard benchmarks: ``python bench/dashboard.py [compare] [playground]``.
 
 playground
-    Playground with 3 warm models must answer one text in p50 ≤ 150 ms. Three real runs (from
-    ``--source-home``, default the current workspace; made here, tiny, when it has fewer) are
-    loaded into a real predictor service (``python -m pipelines serve``, a subprocess on
-    127.0.0.1, working on a copy of the store so a live dashboard's service is left alone). Then
-    the dashboard's own client (``dashboard.services``) sends one test text per request, all
-    three models each time, as the page does. Printed: end-to-end p50/p95 over the requests,
-    each model's own p50, and the ratio to the target; the machine's load average beside them.
+    Playground with 3 warm models must answer one text in p50 ≤ 150 ms. Real runs (from
+    ``--source-home``, default the current workspace; made here, tiny, when it has fewer than
+    three fine-tuned encoders) are loaded into a real predictor service (``python -m pipelines
+    serve``, started the way the Playground starts it, working on a copy of the store so a live
+    dashboard's service is left alone). The dashboard's own client (``dashboard.services``)
+    then sends one test text per request, all three models each time, as the page does.
+    Printed: end-to-end p50/p95, each model's own p50, the ratio to the target, and the load
+    average beside them (this machine is shared: timings move with it). The target set is the
+    three best encoders; a set with an LLM baseline is measured too, for information.
 
 compare
     The Compare page with 100 runs must render in ≤ 1.5 s (AppTest timing). 100 runs are made
@@ -188,61 +190,104 @@ TARGET_PLAYGROUND_MS = 150.0
 START_HOME = os.environ.get("WORKBENCH_HOME")  # the compare section repoints WORKBENCH_HOME at its temp copy
 
 
-def _pick_runs(store, n: int = 3) -> list[dict]:
-    """Up to ``n`` loadable runs, one per kind/method first (the mix a user compares), best first."""
+def _loadable(store) -> list[dict]:
     rows = [r for r in store.runs() if Path(r["path"]).exists()
             and (r["kind"] != "finetune" or (Path(r["path"]) / "model").exists())]
-    rows.sort(key=lambda r: -(r["summary"].get("macro_f1") or 0))
+    return sorted(rows, key=lambda r: -(r["summary"].get("macro_f1") or 0))
+
+
+def _pick(rows: list[dict], n: int = 3) -> list[dict]:
+    """``n`` runs, one per (model, method) first — the mix a user puts side by side — best first."""
     picked, seen = [], set()
     for r in rows:
-        key = (r["kind"], r.get("method"))
+        key = (r["model"], r.get("method"))
         if key not in seen:
             picked.append(r)
             seen.add(key)
-    picked += [r for r in rows if r not in picked]
-    return picked[:n]
+    return (picked + [r for r in rows if r not in picked])[:n]
 
 
 def _make_playground_runs(home: Path) -> None:
-    """Three tiny real runs in ``home``: MiniLM full, MiniLM LoRA, and SmolLM2 zero-shot (or a third MiniLM)."""
+    """The demo's three encoders, tiny (MiniLM full, MiniLM LoRA, MPNet LoRA), plus SmolLM2 zero-shot."""
     os.environ["WORKBENCH_HOME"] = str(home)
     from pipelines import configs
     from pipelines.data import prepare
     from pipelines.jobs import run_now
 
     ds = prepare("rotten_tomatoes", name="rt_bench", max_rows=600)
-    small = dict(dataset=ds.id, model="minilm", max_train_samples=128, max_length=48, epochs=1.0)
-    jobs = [("finetune", configs.FinetuneConfig(method="full", run_name="MiniLM full", **small).to_dict()),
-            ("finetune", configs.FinetuneConfig(method="lora", run_name="MiniLM LoRA", **small).to_dict())]
+    small = dict(dataset=ds.id, max_train_samples=64, max_eval_samples=32, max_length=48, epochs=1.0)
+    jobs = [("finetune", configs.FinetuneConfig(model="minilm", method="full", run_name="MiniLM full", **small)),
+            ("finetune", configs.FinetuneConfig(model="minilm", method="lora", run_name="MiniLM LoRA", **small)),
+            ("finetune", configs.FinetuneConfig(model="mpnet", method="lora", run_name="MPNet LoRA", **small))]
     prompt_cls = getattr(configs, "PromptConfig", None)
     if prompt_cls is not None:
         jobs.append(("prompt", prompt_cls(dataset=ds.id, model="smollm2", mode="zero", max_test_samples=16,
-                                          run_name="SmolLM2 zero-shot").to_dict()))
-    else:
-        jobs.append(("finetune", configs.FinetuneConfig(method="full", seed=7, run_name="MiniLM full (seed 7)",
-                                                        **small).to_dict()))
+                                          speed_samples=4, run_name="SmolLM2 zero-shot")))
     for kind, cfg in jobs:
-        job = run_now(kind, cfg)
+        job = run_now(kind, cfg.to_dict())
         if job["status"] != "done":
             raise SystemExit(f"tiny {kind} run failed: {job['error']}")
 
 
-def bench_playground(source_home: Path | None = None, requests: int = 100) -> dict:
-    import sqlite3
-
+def _measure(store, runs_: list[dict], texts: list[str], requests: int) -> dict:
+    """Warm the runs in the service, then time ``requests`` one-text predictions of all of them."""
     import numpy as np
 
-    home = Path(source_home or START_HOME or REPO)
+    from dashboard import services
+
+    ids = [r["id"] for r in runs_]
+    t0 = time.perf_counter()
+    warmed = services.warm(store, ids)
+    warm_s = time.perf_counter() - t0
+    if warmed["errors"]:
+        raise SystemExit(f"could not load: {warmed['errors']}")
+    for t in texts[:5]:  # the first calls allocate buffers: not what a warm playground pays
+        services.predict(store, ids, [t])
+    total, per_model = [], {i: [] for i in ids}
+    for k in range(requests):
+        t0 = time.perf_counter()
+        out = services.predict(store, ids, [texts[k % len(texts)]])
+        total.append((time.perf_counter() - t0) * 1e3)
+        for res in out["results"]:
+            per_model[res["run_id"]].append(res["latency_ms"])
+            if res["load_ms"]:
+                raise SystemExit("a model was reloaded during the benchmark: raise --memory-budget-mb")
+    names = {r["id"]: f"{r['name']} ({r['kind']})" for r in runs_}
+    p50, p95 = float(np.percentile(total, 50)), float(np.percentile(total, 95))
+    return {"models": [names[i] for i in ids], "requests": requests, "p50_ms": p50, "p95_ms": p95,
+            "ratio": p50 / TARGET_PLAYGROUND_MS, "warm_s": warm_s,
+            "per_model_p50_ms": {names[i]: float(np.percentile(v, 50)) for i, v in per_model.items()}}
+
+
+def _print_set(title: str, r: dict, target: bool) -> None:
+    verdict = ("PASS" if r["p50_ms"] <= TARGET_PLAYGROUND_MS else "over target") if target else "for information"
+    print(f"  {title}: p50 {r['p50_ms']:7.1f} ms   p95 {r['p95_ms']:7.1f} ms   "
+          f"({r['ratio']:.2f}× the {TARGET_PLAYGROUND_MS:.0f} ms target) — {verdict}")
+    for name, v in r["per_model_p50_ms"].items():
+        print(f"      {name:44s} own p50 {v:7.1f} ms")
+
+
+def bench_playground(source_home: Path | None = None, requests: int = 100) -> dict:
+    """Target set: the three best fine-tuned encoders (the demo's MiniLM full/LoRA and MPNet LoRA are the
+    models the Playground opens with). When an LLM baseline exists, a second set with it is measured too."""
+    import sqlite3
+
+    from dashboard import services
+    from pipelines import runs as runfiles
     from pipelines.store import Store
 
+    home = Path(source_home or START_HOME or REPO)
     src_store = home / "models" / "workbench.sqlite"
-    runs_ = _pick_runs(Store(src_store)) if src_store.exists() else []
-    if len(runs_) < 3:
-        print(f"fewer than 3 runs under {home}; making 3 tiny ones (a few minutes)…", flush=True)
+    rows = _loadable(Store(src_store)) if src_store.exists() else []
+    if len([r for r in rows if r["kind"] == "finetune"]) < 3:
+        print(f"fewer than 3 fine-tuned runs under {home}; making tiny ones (a few minutes)…", flush=True)
         home = Path(tempfile.mkdtemp(prefix="bench-playground-"))
         _make_playground_runs(home)
         src_store = home / "models" / "workbench.sqlite"
-        runs_ = _pick_runs(Store(src_store))
+        rows = _loadable(Store(src_store))
+    encoders = _pick([r for r in rows if r["kind"] == "finetune"])
+    llms = [r for r in rows if r["kind"] != "finetune"]
+    mixed = _pick(encoders[:2] + llms[:1]) if llms else None
     work = Path(tempfile.mkdtemp(prefix="bench-playground-store-"))
     copy = work / "workbench.sqlite"
     with sqlite3.connect(src_store) as src, sqlite3.connect(copy) as dst:
@@ -251,49 +296,28 @@ def bench_playground(source_home: Path | None = None, requests: int = 100) -> di
     os.environ["WORKBENCH_STORE"] = str(copy)
     store = Store(copy)
     store.delete("service", "predictor")
-    ids = [r["id"] for r in runs_]
-    from dashboard import services
-    from pipelines import runs as runfiles
-
-    texts = runfiles.load_predictions(Path(runs_[0]["path"]))["text"].astype(str).tolist()
+    texts = runfiles.load_predictions(Path(encoders[0]["path"]))["text"].astype(str).tolist()
+    load = os.getloadavg()[0]
     try:
         t0 = time.perf_counter()
         url = services.ensure_service(store, wait_s=180)  # started the way the Playground starts it
         start_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        warmed = services.warm(store, ids)
-        warm_s = time.perf_counter() - t0
-        if warmed["errors"]:
-            raise SystemExit(f"could not load: {warmed['errors']}")
-        for t in texts[:5]:  # first calls allocate buffers: not what a warm playground pays
-            services.predict(store, ids, [t])
-        total, per_model = [], {i: [] for i in ids}
-        for k in range(requests):
-            t0 = time.perf_counter()
-            out = services.predict(store, ids, [texts[k % len(texts)]])
-            total.append((time.perf_counter() - t0) * 1e3)
-            for res in out["results"]:
-                per_model[res["run_id"]].append(res["latency_ms"])
-                assert res["load_ms"] == 0.0, "a model was reloaded: the budget is too small for 3 models"
-        health = services.service_info(store)
+        enc = _measure(store, encoders, texts, requests)
+        mix = _measure(store, mixed, texts, requests) if mixed else None
+        health = services.service_info(store) or {}
     finally:
         services.stop_service(store)
         shutil.rmtree(work, ignore_errors=True)
-    p50, p95 = float(np.percentile(total, 50)), float(np.percentile(total, 95))
-    names = {r["id"]: f"{r['name']} ({r['kind']})" for r in runs_}
-    out = {"models": [names[i] for i in ids], "requests": requests, "p50_ms": p50, "p95_ms": p95,
-           "per_model_p50_ms": {names[i]: float(np.percentile(v, 50)) for i, v in per_model.items()},
-           "target_ms": TARGET_PLAYGROUND_MS, "ratio": p50 / TARGET_PLAYGROUND_MS, "service_start_s": start_s,
-           "warm_s": warm_s, "warm_mb": health.get("used_mb") if health else None, "url": url,
-           "loadavg_1m": os.getloadavg()[0]}
-    print(f"Playground, {len(ids)} warm models, one text per request, {requests} requests "
-          f"(load average {out['loadavg_1m']:.1f} on {os.cpu_count()} cores):")
-    print(f"  end to end (HTTP, all models) p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   "
-          f"({out['ratio']:.2f}× the {TARGET_PLAYGROUND_MS:.0f} ms target)")
-    for name, v in out["per_model_p50_ms"].items():
-        print(f"    {name:40s} p50 {v:7.1f} ms")
-    print(f"  service start {start_s:.1f} s, loading the 3 models {warm_s:.1f} s, ~{out['warm_mb']} MB warm")
-    print(f"  {'PASS' if p50 <= TARGET_PLAYGROUND_MS else 'over target'}")
+    out = {"encoders": enc, "with_llm": mix, "target_ms": TARGET_PLAYGROUND_MS, "service_start_s": start_s,
+           "url": url, "warm_mb": health.get("used_mb"), "loadavg_1m_before": load,
+           "loadavg_1m_after": os.getloadavg()[0], "cpus": os.cpu_count()}
+    print(f"Playground, 3 warm models in the predictor service, one text per request, {requests} requests, "
+          f"end to end through the dashboard's HTTP client (load average {load:.1f} → "
+          f"{out['loadavg_1m_after']:.1f} on {os.cpu_count()} cores):")
+    _print_set("3 fine-tuned encoders", enc, target=True)
+    if mix:
+        _print_set("2 encoders + 1 LLM baseline", mix, target=False)
+    print(f"  service start {start_s:.1f} s; ~{out['warm_mb']} MB of warm models")
     return out
 
 

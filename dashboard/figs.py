@@ -69,6 +69,8 @@ def probability_bars(labels: Sequence[str], proba: Sequence[float], colour: str,
         marker=dict(color=colour, opacity=[1.0 if lab in predicted else 0.35 for lab in labels],
                     line=dict(color=["#222" if lab in gold_set else "rgba(0,0,0,0)" for lab in labels], width=2)),
         hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
-    fig.update_xaxes(range=[0, 1], tickformat=".0%", title="probability")
+    fig.update_xaxes(range=[0, 1.02], tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".0%", title="probability")
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, height=max(160, 60 + 34 * len(labels)))
+    fig = _layout(fig, title, height=max(150, (90 if title else 60) + 32 * len(labels)))
+    fig.update_layout(margin=dict(l=10, r=20, t=40 if title else 10, b=10), showlegend=False)
+    return fig

@@ -2,15 +2,15 @@
 
 Everything a page shows comes from the store (SQLite) and run folders, read through
 short-lived caches so a rerun costs milliseconds and a second tab sees the same thing.
-What the user picked (dataset, runs, filters) lives in the URL's query parameters, so a page
-switch, reload or shared link restores it; ``st.session_state`` is only a convenience on top.
+What the user picked (dataset, models, filters) lives in the URL's query parameters and, as a
+fallback, in the store (kv ``ui``), so a page switch, reload, shared link or second tab
+restores it; ``st.session_state`` is only a convenience on top.
 
 No torch/transformers here: only the store, prepared datasets and parquet files.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -95,17 +95,6 @@ def predictions(run: dict[str, Any]) -> pd.DataFrame | None:
     if not f.exists():
         return None
     return _predictions(str(Path(run["path"])), f.stat().st_mtime)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _json(path: str, mtime: float) -> Any:
-    return json.loads(Path(path).read_text())
-
-
-def run_json(run: dict[str, Any], name: str) -> dict[str, Any]:
-    """``metrics.json`` / ``config.json`` of a run ({} when missing)."""
-    f = Path(run["path"]) / name
-    return _json(str(f), f.stat().st_mtime) if f.exists() else {}
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

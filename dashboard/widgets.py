@@ -112,7 +112,7 @@ def leaderboard(rows: list[dict[str, Any]]) -> pd.DataFrame:
             "method": r.get("method") or "", "accuracy": s.get("accuracy"), "macro-F1": s.get("macro_f1"),
             "macro-F1 95% CI": f"{ci[0]:.3f}–{ci[1]:.3f}" if isinstance(ci, (list, tuple)) and len(ci) == 2 else "",
             "energy (kWh)": s.get("energy_kwh"), "latency (ms)": s.get("latency_ms"),
-            "params (M)": (s["params"] / 1e6) if s.get("params") else None, "run id": r["id"],
+            "params (M)": (s["params"] / 1e6) if s.get("params") else None,
         })
     df = pd.DataFrame(out)
     if not df.empty:

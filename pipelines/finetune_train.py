@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.metrics import f1_score
-from transformers import TrainerCallback
+from transformers import TrainerCallback, TrainingArguments
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,36 @@ def tune_thresholds(proba: np.ndarray, gold: np.ndarray, grid: np.ndarray | None
         f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
         out[j] = float(order[int(np.argmax(f1))])
     return out
+
+
+def training_args(cfg: Any, output_dir: Any, max_steps: int, eval_every: int, lr: float) -> TrainingArguments:
+    """Trainer settings of every fine-tune: AdamW, linear warm-up/decay, early stopping on
+    validation macro-F1 with the best checkpoint restored. Checkpoints hold model weights
+    only (no optimizer state: nothing resumes from them) and at most the best plus the latest
+    exist at a time; the job deletes the folder afterwards."""
+    return TrainingArguments(
+        output_dir=str(output_dir), per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.eval_batch_size, max_steps=max_steps, learning_rate=lr,
+        weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_ratio, lr_scheduler_type="linear",
+        optim="adamw_torch", max_grad_norm=1.0, eval_strategy="steps", eval_steps=eval_every,
+        save_strategy="steps", save_steps=eval_every, save_total_limit=1, save_only_model=True,
+        load_best_model_at_end=True, metric_for_best_model="macro_f1", greater_is_better=True,
+        logging_steps=max(1, min(eval_every, 10)), report_to="none", seed=cfg.seed, data_seed=cfg.seed,
+        dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(), disable_tqdm=False)
+
+
+def train_speed(state: Any, steps_per_epoch: int, n_train: int, batch_size: int, cb: JobCallback,
+                trainer_metrics: dict[str, float]) -> dict[str, Any]:
+    """Samples/s of the optimisation steps alone (in-loop validation and checkpoint saves are
+    excluded), so full vs LoRA compares the cost of training, not of evaluating."""
+    full_epochs, rest = divmod(state.global_step, steps_per_epoch)
+    seen = full_epochs * n_train + min(rest * batch_size, n_train)
+    return {
+        "train_samples_per_s": seen / cb.step_seconds if cb.step_seconds else None,
+        "train_step_time_s": cb.step_seconds,
+        "train_runtime_s": trainer_metrics.get("train_runtime"),
+        "trainer_samples_per_s": trainer_metrics.get("train_samples_per_second"),  # includes validation
+    }
 
 
 class JobCallback(TrainerCallback):

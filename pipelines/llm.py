@@ -6,8 +6,9 @@ Two ways to ask an LLM for a class (issue 4):
   a prompt. The prompt is split into a ``head`` shared by every text (instruction + few-shot
   examples) and a text-specific ``body``. The head's KV cache is computed once and reused:
   per batch of texts, stage 1 runs only the bodies on top of the cached head, stage 2 runs
-  only the label continuations on top of the bodies (the cache is fanned out per label), so
-  a 300-token few-shot head costs nothing per text and a body is never run twice.
+  only multi-token label continuations on top of the bodies (the cache fanned out per label),
+  so a 300-token few-shot head costs nothing per text and a body is never run twice; for
+  single-token label words stage 1 alone gives every label's score.
 - :meth:`CausalLM.generate` — free (greedy or sampled) generation, for generate-and-parse.
 
 Why token-level care is needed: tokenisers merge across a string boundary (SmolLM2 encodes a
@@ -50,9 +51,14 @@ class _Plan:
     index: int
     head: str
     m: int  # tokens taken from the shared head cache
-    body: list[int]  # full[m:c], run in stage 1 (c = common prefix of all continuation sequences)
-    conts: list[list[int]] = field(default_factory=list)  # full_l[c:], run in stage 2
+    prompt: list[int]  # ids of the full sequence up to ``common`` (shared by every continuation)
+    conts: list[list[int]] = field(default_factory=list)  # full_l[common:], run in stage 2
     scored: list[list[tuple[int, int]]] = field(default_factory=list)  # per label: (position, token) pairs
+
+    @property
+    def body(self) -> list[int]:
+        """Run in stage 1: the tokens after the cached head, up to where the continuations differ."""
+        return self.prompt[self.m:]
 
 
 def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
@@ -61,6 +67,27 @@ def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
+
+
+def _share_prefix_lengths(plans: list[_Plan], slack: int = 4) -> list[_Plan]:
+    """Give texts of one head whose reusable lengths differ by ≤ ``slack`` tokens the same length.
+
+    The first token of a text can merge with the head's last one differently ("Text: 40 Days"
+    vs "Text: ...To Skin"), so reusable lengths differ by a token or two; recomputing those few
+    tokens is cheaper than one more prefix cache and one more, smaller batch.
+    """
+    by_head: dict[str, list[_Plan]] = {}
+    for p in plans:
+        if p.m:
+            by_head.setdefault(p.head, []).append(p)
+    for group in by_head.values():
+        group.sort(key=lambda p: p.m)
+        start = group[0].m
+        for p in group:
+            if p.m > start + slack:
+                start = p.m
+            p.m = start
+    return plans
 
 
 def _fan_out(cache: Any, n: int) -> Any:
@@ -166,10 +193,11 @@ class CausalLM:
         """Summed log-probability of each continuation, one array (len = n continuations) per request."""
         out = [np.zeros(len(r.continuations)) for r in requests]
         plans = [self._plan(i, r, reuse_prefix) for i, r in enumerate(requests)]
+        _share_prefix_lengths(plans)
         groups: dict[tuple[str, int], list[_Plan]] = {}
         for p in plans:
             groups.setdefault((p.head, p.m), []).append(p)
-        for (head, m), group in groups.items():
+        for (head, m), group in sorted(groups.items(), key=lambda kv: -kv[0][1]):
             group.sort(key=lambda p: len(p.body))
             for start in range(0, len(group), self.batch_size):
                 batch = group[start:start + self.batch_size]
@@ -213,7 +241,7 @@ class CausalLM:
             m = max(m, 0)
         if m:
             self.stats["reused"] += 1
-        plan = _Plan(index=index, head=req.head if m else "", m=m, body=fulls[0][m:common])
+        plan = _Plan(index=index, head=req.head if m else "", m=m, prompt=fulls[0][:common])
         for f, b in zip(fulls, bounds):
             plan.conts.append(f[common:])
             plan.scored.append([(t, f[t]) for t in range(b, len(f))])
@@ -224,8 +252,13 @@ class CausalLM:
         if key in self._prefix:
             self._prefix.move_to_end(key)
             return self._prefix[key]
-        ids = torch.tensor([self._head(head)[:m]], device=self.device)
-        cache = self.decoder(input_ids=ids, use_cache=True).past_key_values
+        longer = [k for k in self._prefix if k[0] == head and k[1] > m]
+        if longer:  # texts whose first token merges differently: crop the head's cache, no new forward
+            cache = copy.deepcopy(self._prefix[longer[0]])
+            cache.crop(m - longer[0][1])
+        else:
+            ids = torch.tensor([self._head(head)[:m]], device=self.device)
+            cache = self.decoder(input_ids=ids, use_cache=True).past_key_values
         self._prefix[key] = cache
         self.stats["prefix_builds"] += 1
         while len(self._prefix) > PREFIX_CACHE_SIZE:
@@ -255,14 +288,18 @@ class CausalLM:
         o1 = self.decoder(input_ids=ids1, attention_mask=torch.cat([past_mask, mask1], 1), position_ids=pos1,
                           past_key_values=cache, use_cache=True)
         h1 = o1.last_hidden_state
-        # Stage 2: every continuation of every text, on top of its own body (cache fanned out).
-        rep = [i for i, p in enumerate(plans) for _ in p.conts]
-        conts = [c for p in plans for c in p.conts]
-        h2 = None
-        if any(conts):
+        # Stage 2: continuation tokens that are inputs for a later scored token (all but the last
+        # of each continuation), on top of their own body, the cache fanned out per continuation.
+        # Single-token label words (the usual case) need no stage 2: stage 1's last position
+        # already predicts them.
+        rows = [(i, c[:-1]) for i, p in enumerate(plans) for c in p.conts]
+        need = [r for r, (_, c) in enumerate(rows) if c]
+        h2, slot = None, {r: k for k, r in enumerate(need)}
+        if need:
+            rep = [rows[r][0] for r in need]
             cache2 = o1.past_key_values
             cache2.batch_select_indices(torch.tensor(rep, device=dev))
-            ids2, mask2 = self._pad(conts)
+            ids2, mask2 = self._pad([rows[r][1] for r in need])
             w2 = ids2.shape[1]
             body_len = torch.tensor([len(plans[i].body) for i in rep], device=dev)
             pos2 = m + body_len.unsqueeze(1) + torch.arange(w2, device=dev).unsqueeze(0)
@@ -277,7 +314,7 @@ class CausalLM:
             for j, scored in enumerate(p.scored):
                 for t, tok in scored:
                     src = t - 1  # position whose output predicts token t
-                    vecs.append(h1[i, src - p.m] if src < common else h2[row, src - common])
+                    vecs.append(h1[i, src - p.m] if src < common else h2[slot[row], src - common])
                     targets.append(tok)
                     owners.append((p.index, j))
                 row += 1

@@ -38,7 +38,14 @@ import numpy as np
 from . import runs
 from .configs import PromptConfig
 from .predictor import Predictor
-from .prompting_templates import PromptBuilder, parse_answer, parse_template, resolve_template, select_examples
+from .prompting_templates import (
+    PromptBuilder,
+    domain_inputs,
+    parse_answer,
+    parse_template,
+    resolve_template,
+    select_examples,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +71,8 @@ class PromptPredictor(Predictor):
 
     def __init__(self, lm: Any, builder: PromptBuilder, scoring: str = "label", calibrate: bool = False,
                  max_new_tokens: int = 8, max_retries: int = 2, seed: int = 42, generator: Generator | None = None,
-                 calibration: np.ndarray | None = None, reuse_prefix: bool = True):
+                 calibration: np.ndarray | None = None, calibration_inputs: Sequence[str] | None = None,
+                 reuse_prefix: bool = True):
         if scoring not in ("label", "generate"):
             raise ValueError(f"scoring must be 'label' or 'generate', got {scoring!r}")
         if calibrate and scoring != "label":
@@ -82,6 +90,8 @@ class PromptPredictor(Predictor):
         self.generator: Generator = generator or (
             lambda prompts, sample, seed: lm.generate(prompts, max_new_tokens=max_new_tokens, sample=sample, seed=seed))
         self._calibration = None if calibration is None else np.asarray(calibration, dtype=np.float64)
+        self.calibration_inputs = list(calibration_inputs) if calibration_inputs is not None else list(
+            builder.template.content_free)
 
     # -- label scoring
     def answer_probs(self, texts: Sequence[str]) -> np.ndarray:
@@ -91,11 +101,13 @@ class PromptPredictor(Predictor):
         return _softmax(ll).reshape(len(texts), len(self.builder.heads), -1)
 
     def calibration(self) -> np.ndarray | None:
-        """Mean answer probabilities over the template's content-free inputs (computed once)."""
+        """Mean answer probabilities over the calibration inputs (computed once)."""
         if not self.calibrate:
             return None
         if self._calibration is None:
-            self._calibration = self.answer_probs(self.builder.template.content_free).mean(axis=0)
+            if not self.calibration_inputs:
+                raise ValueError("calibration needs at least one content-free input (template content_free)")
+            self._calibration = self.answer_probs(self.calibration_inputs).mean(axis=0)
         return self._calibration
 
     def _label_output(self, texts: Sequence[str]) -> PromptOutput:
@@ -178,20 +190,25 @@ def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool,
     if saved is not None:
         template = parse_template(saved["template_source"], saved.get("template", "saved"))
         examples = saved["examples"]
+        cal_inputs = saved.get("calibration_inputs")
     else:
         template = resolve_template(cfg.template, task, cfg.mode)
         examples = select_examples(train, labels, cfg.k, cfg.seed, multi_label) if cfg.mode == "few" else []
+        cal_inputs = None
+        if cfg.calibrate:
+            cal_inputs = (domain_inputs(train["text"], cfg.seed) if cfg.calibration == "domain"
+                          else template.content_free)
     lm = lm or CausalLM.load(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
     builder = PromptBuilder(template, labels, multi_label, examples, wrap=lm.wrap if lm.chat else None,
                             clip=lambda t: lm.truncate(t, cfg.max_text_tokens))
     calibration = None if saved is None or saved.get("calibration") is None else np.array(saved["calibration"])
     predictor = PromptPredictor(lm, builder, cfg.scoring, cfg.calibrate, cfg.max_new_tokens, cfg.max_retries,
-                                cfg.seed, generator=generator, calibration=calibration)
+                                cfg.seed, generator=generator, calibration=calibration, calibration_inputs=cal_inputs)
     cal = predictor.calibration()
     meta = {
         "template": template.name, "template_source": template.source, "mode": cfg.mode,
         "k": cfg.k if cfg.mode == "few" else 0, "scoring": cfg.scoring, "calibrate": cfg.calibrate,
-        "calibration": None if cal is None else cal.tolist(), "content_free": template.content_free,
+        "calibration": None if cal is None else cal.tolist(), "calibration_inputs": cal_inputs,
         "answers": builder.answers, "verbalizers": dict(zip(builder.labels, builder.verbalizers)),
         "examples": examples, "heads": builder.heads, "chat_template": bool(lm.chat), "model_path": lm.path,
     }
@@ -310,8 +327,8 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
     metrics["emissions"] = combine(_read_phases(phases_file))
     metrics["prompt"] = {
         "template": meta["template"], "mode": cfg.mode, "k": meta["k"], "scoring": cfg.scoring,
-        "calibration": {"enabled": cfg.calibrate, "content_free": meta["content_free"],
-                        "probabilities": meta["calibration"]},
+        "calibration": {"enabled": cfg.calibrate, "method": cfg.calibration if cfg.calibrate else None,
+                        "inputs": meta["calibration_inputs"], "probabilities": meta["calibration"]},
         "invalid": int(out.invalid.sum()), "retries_used": int(np.maximum(out.attempts - 1, 0).sum()),
         "few_shot_ids": [ex["id"] for ex in meta["examples"]],
         "head_tokens": [len(lm.encode(h)) for h in meta["heads"]],

@@ -10,8 +10,10 @@ rerun must never load a model. So live predictions (Playground) and tokenizer st
 - Models stay warm under a memory budget; when a new one does not fit, the least recently
   used ones are evicted first (a model's cost is measured as the resident-memory growth while
   it loaded, floored at its weight files' size).
-- Requests are answered by a threading server, but inference runs under one lock: on a
-  small CPU box two forward passes at once are slower than two in a row.
+- The models of one request run side by side, one thread each (and one torch thread each,
+  see ``set_threads``): on a 2-core box the answer then costs about the slowest model, not the
+  sum. Each model has its own lock (a predictor is not re-entrant) and loading/eviction happen
+  under the pool's lock, so concurrent requests never load a model twice.
 - It exits by itself after ``idle_exit_s`` without requests (and on SIGTERM), removing its
   record from the store.
 
@@ -32,6 +34,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -145,10 +148,15 @@ class PredictorService:
     """The state behind the HTTP handler: the pool, tokenizers, the inference lock, idleness."""
 
     def __init__(self, store: Store, budget_mb: float = DEFAULT_BUDGET_MB,
-                 loader: Callable[[str], tuple[Any, float]] | None = None):
+                 loader: Callable[[str], tuple[Any, float]] | None = None, workers: int | None = None):
         self.store = store
         self.pool = ModelPool(loader or store_loader(store), budget_mb)
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the pool (load/evict) and the tokenizer cache
+        self._model_locks: dict[str, threading.Lock] = {}
+        self.busy = 0  # requests in flight (the idle timer waits for them)
+        self._busy_lock = threading.Lock()
+        self.workers = max(1, workers or min(4, os.cpu_count() or 1))
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="predict")
         self.last_request = time.monotonic()
         self.started_at = time.time()
         self._tokenizers: OrderedDict[str, Any] = OrderedDict()
@@ -156,43 +164,72 @@ class PredictorService:
     def touch(self) -> None:
         self.last_request = time.monotonic()
 
+    def begin(self) -> None:
+        with self._busy_lock:
+            self.busy += 1
+        self.touch()
+
+    def end(self) -> None:
+        with self._busy_lock:
+            self.busy -= 1
+        self.touch()
+
     def health(self) -> dict[str, Any]:
         return {"ok": True, "pid": os.getpid(), "started_at": self.started_at, "loaded": self.pool.loaded(),
                 "used_mb": round(self.pool.used_mb(), 1), "budget_mb": self.pool.budget_mb,
                 "rss_mb": round(_rss_mb(), 1), "evictions": list(self.pool.evictions)}
+
+    def _model(self, run_id: str) -> tuple[Any, float, threading.Lock]:
+        with self.lock:
+            predictor, load_ms = self.pool.get(run_id)
+            lock = self._model_locks.setdefault(run_id, threading.Lock())
+        return predictor, load_ms, lock
+
+    def _predict_one(self, run_id: str, texts: list[str], load_ms: float) -> dict[str, Any]:
+        predictor, _, lock = self._model(run_id)
+        with lock:
+            t0 = time.perf_counter()
+            proba = np.asarray(predictor.predict_proba(texts), dtype="float64")
+            latency_ms = (time.perf_counter() - t0) * 1e3
+        return {"run_id": run_id, "labels": list(predictor.labels),
+                "multi_label": bool(getattr(predictor, "multi_label", False)),
+                "proba": proba.tolist(), "pred": predictor.decide(proba),
+                "latency_ms": latency_ms, "load_ms": load_ms}
 
     def predict(self, run_ids: Sequence[str], texts: Sequence[str]) -> dict[str, Any]:
         """Every run's probabilities for every text; a run that fails reports its own error."""
         if not run_ids:
             raise ValueError("no runs given: pass 'runs': [run ids]")
         texts = _check_texts(texts)
-        results, errors = [], {}
-        with self.lock:
-            for run_id in run_ids:
-                try:
-                    predictor, load_ms = self.pool.get(run_id)
-                    t0 = time.perf_counter()
-                    proba = np.asarray(predictor.predict_proba(list(texts)), dtype="float64")
-                    latency_ms = (time.perf_counter() - t0) * 1e3
-                    results.append({
-                        "run_id": run_id, "labels": list(predictor.labels),
-                        "multi_label": bool(getattr(predictor, "multi_label", False)),
-                        "proba": proba.tolist(), "pred": predictor.decide(proba),
-                        "latency_ms": latency_ms, "load_ms": load_ms,
-                    })
-                except Exception as exc:  # one broken run must not hide the others' answers
-                    log.exception("predict failed for %s", run_id)
-                    errors[run_id] = f"{type(exc).__name__}: {exc}"
+        run_ids = list(dict.fromkeys(run_ids))
+        # Load first, in order (under the pool lock), so the LRU order follows the request and
+        # a model evicted for the next one is not needed again within this request.
+        errors: dict[str, str] = {}
+        load_ms: dict[str, float] = {}
+        for run_id in run_ids:
+            try:
+                load_ms[run_id] = self._model(run_id)[1]
+            except Exception as exc:  # one broken run must not hide the others' answers
+                log.exception("loading %s failed", run_id)
+                errors[run_id] = f"{type(exc).__name__}: {exc}"
+        ok = [r for r in run_ids if r not in errors]
+        futures = {r: self._executor.submit(self._predict_one, r, texts, load_ms[r]) for r in ok}
+        results = []
+        for run_id in ok:
+            try:
+                results.append(futures[run_id].result())
+            except Exception as exc:
+                log.exception("predict failed for %s", run_id)
+                errors[run_id] = f"{type(exc).__name__}: {exc}"
         return {"results": results, "errors": errors}
 
     def warm(self, run_ids: Sequence[str]) -> dict[str, Any]:
         errors = {}
-        with self.lock:
-            for run_id in run_ids:
-                try:
-                    self.pool.get(run_id)
-                except Exception as exc:
-                    errors[run_id] = f"{type(exc).__name__}: {exc}"
+        for run_id in run_ids:
+            try:
+                self._model(run_id)
+            except Exception as exc:
+                errors[run_id] = f"{type(exc).__name__}: {exc}"
         return {"loaded": self.pool.loaded(), "errors": errors}
 
     def token_lengths(self, model: str, texts: Sequence[str]) -> dict[str, Any]:
@@ -249,7 +286,7 @@ def _make_handler(service: PredictorService, server_ref: dict[str, ThreadingHTTP
                 self._send(404, {"error": f"unknown path {self.path}"})
 
         def do_POST(self) -> None:  # noqa: N802
-            service.touch()
+            service.begin()
             try:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY_BYTES:
@@ -275,7 +312,7 @@ def _make_handler(service: PredictorService, server_ref: dict[str, ThreadingHTTP
                 log.exception("request failed")
                 self._send(500, {"error": f"{type(exc).__name__}: {exc}"})
             finally:
-                service.touch()
+                service.end()
 
     return Handler
 
@@ -298,7 +335,11 @@ def serve(store: Store | None = None, port: int = 0, budget_mb: float = DEFAULT_
         set_threads(threads)
     service = PredictorService(store, budget_mb)
     server_ref: dict[str, ThreadingHTTPServer] = {}
-    server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(service, server_ref))
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(service, server_ref))
+    except OSError as exc:
+        raise ValueError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); pick another --port, "
+                         "or 0 for a free one") from exc
     server.daemon_threads = True
     server_ref["server"] = server
     real_port = server.server_address[1]
@@ -316,7 +357,7 @@ def serve(store: Store | None = None, port: int = 0, budget_mb: float = DEFAULT_
     def _idle_watch() -> None:
         while idle_exit_s is not None:
             time.sleep(min(5.0, max(0.2, idle_exit_s / 4)))
-            if time.monotonic() - service.last_request > idle_exit_s and not service.lock.locked():
+            if time.monotonic() - service.last_request > idle_exit_s and service.busy <= 0:
                 log.info("predictor service idle for %.0f s; exiting", idle_exit_s)
                 server.shutdown()
                 return

@@ -70,7 +70,8 @@ def texts(elements) -> list[str]:
 
 
 def test_no_torch_in_the_dashboard_process(two):
-    """Render every page in a fresh interpreter; torch/transformers/peft must never be imported."""
+    """Render every page (and run a model search) in a fresh interpreter: torch/transformers/peft
+    must never be imported by the dashboard process."""
     code = (
         "import sys\n"
         "from streamlit.testing.v1 import AppTest\n"
@@ -78,6 +79,10 @@ def test_no_torch_in_the_dashboard_process(two):
         "for p in ['home', 'data', 'models', 'runs', 'compare', 'playground', 'errors', 'export']:\n"
         "    at.switch_page(f'views/{p}.py').run()\n"
         "    assert not at.exception, (p, [e.value for e in at.exception])\n"
+        "at.switch_page('views/models.py').run()\n"
+        "at.selectbox(key='m_task').set_value('LLMs (to prompt)')\n"
+        "at.button[0].click().run()\n"  # a catalog search reads safetensors/GGUF headers, no torch
+        "assert at.dataframe and not at.exception\n"
         "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
                          env=os.environ.copy())
@@ -152,24 +157,6 @@ def test_data_explores_a_prepared_dataset(rt_small):
     assert counts["test"] == rt_small.test["label"].value_counts().to_dict()
 
 
-def test_models_search_offline_and_shortlist(rt_small):
-    from pipelines.catalog import shortlist
-
-    at = app("views/models.py", dataset="rt_small")
-    at.button[0].click().run()  # the form's Search button
-    assert not at.exception
-    assert any("HF_HUB_OFFLINE" in s for s in texts(at.info))  # one clear line: why the catalog answered
-    table = at.dataframe[0].value
-    assert "sentence-transformers/all-MiniLM-L6-v2" in set(table["model"])
-    at.multiselect(key="m_pick").set_value(["sentence-transformers/all-MiniLM-L6-v2"]).run()
-    next(b for b in at.button if b.label == "Add to shortlist").click().run()
-    ids = [c["id"] for c in shortlist("rt_small", Store())]
-    assert "sentence-transformers/all-MiniLM-L6-v2" in ids
-    runs_page = app("views/runs.py", dataset="rt_small")
-    options = runs_page.multiselect(key="finetune_models").options
-    assert any("(shortlist)" in o for o in options)
-
-
 @pytest.fixture()
 def own_store(tmp_path, monkeypatch, rt_small):
     """A separate store holding rt_small and a registered live 'worker' (this process), so queued
@@ -180,6 +167,24 @@ def own_store(tmp_path, monkeypatch, rt_small):
     store.upsert_dataset(rt_small.info)
     store.put("worker", "current", {"pid": os.getpid(), "started_at": 0})
     return store
+
+
+def test_models_search_offline_and_shortlist(own_store):
+    from pipelines.catalog import shortlist
+
+    at = app("views/models.py", dataset="rt_small")
+    at.button[0].click().run()  # the form's Search button
+    assert not at.exception
+    assert any("HF_HUB_OFFLINE" in s for s in texts(at.info))  # one clear line: why the catalog answered
+    table = at.dataframe[0].value
+    assert "sentence-transformers/all-MiniLM-L6-v2" in set(table["model"])
+    at.multiselect(key="m_pick").set_value(["sentence-transformers/all-MiniLM-L6-v2"]).run()
+    next(b for b in at.button if b.label == "Add to shortlist").click().run()
+    ids = [c["id"] for c in shortlist("rt_small", own_store)]
+    assert "sentence-transformers/all-MiniLM-L6-v2" in ids
+    runs_page = app("views/runs.py", dataset="rt_small")
+    options = runs_page.multiselect(key="finetune_models").options
+    assert any("(shortlist)" in o for o in options)
 
 
 def test_runs_queue_cancel_and_retry(own_store):

@@ -34,6 +34,18 @@ from pipelines.prompting_templates import (
 FAST = {"max_text_tokens": 48, "speed_samples": 0, "batch_size": 16}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """One intra-op thread while this module runs: on the shared 2-core test machine, two OpenMP
+    threads wait on each other whenever another process holds a core (measured 8× slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def smollm():
     from pipelines.llm import CausalLM
@@ -176,7 +188,8 @@ def test_zero_shot_label_run_is_valid_and_beats_majority(store, rt_small):
     assert metrics["invalid_rate"] == 0 and metrics["prompt"]["invalid"] == 0 and not preds["invalid"].any()
     p = metrics["prompt"]
     assert (p["template"], p["mode"], p["scoring"], p["k"]) == ("review", "zero", "label", 0)
-    assert p["calibration"]["enabled"] and len(p["calibration"]["probabilities"]) == 2
+    assert p["calibration"]["enabled"] and np.array(p["calibration"]["probabilities"]).shape == (1, 2)  # questions × answers
+    assert p["calibration"]["inputs"] == ["N/A", "", "[MASK]"]
     assert metrics["model"]["trainable_params"] == 0 and metrics["model"]["total_params"] > 100e6
     assert metrics["speed"]["throughput"] > 0 and "total_energy_kwh" in metrics["emissions"]
     config = runs.read_json(folder / "config.json")
@@ -219,7 +232,7 @@ def test_crashed_run_resumes_without_recomputing_finished_chunks(store, rt_small
 
 
 def test_multilabel_prompting_yields_per_label_metrics(store, genres_small):
-    _, folder = _run(store, dataset="genres_small", max_test_samples=16, **FAST)
+    _, folder = _run(store, dataset="genres_small", max_test_samples=10, **{**FAST, "max_text_tokens": 16})
     metrics = runs.read_json(folder / "metrics.json")
     assert metrics["multi_label"] and metrics["prompt"]["template"] == "yesno"
     assert set(metrics["per_class"]) == set(genres_small.labels)
@@ -227,7 +240,7 @@ def test_multilabel_prompting_yields_per_label_metrics(store, genres_small):
         assert 0.0 <= stats["f1"] <= 1.0 and stats["support"] >= 0
     assert 0.0 <= metrics["hamming_loss"] <= 1.0 and "subset_accuracy" in metrics
     proba = runs.proba_from_predictions(runs.load_predictions(folder), genres_small.labels)
-    assert proba.shape == (16, 7) and ((proba > 0) & (proba < 1)).all()
+    assert proba.shape == (10, 7) and ((proba > 0) & (proba < 1)).all()
     assert metrics["prompt"]["head_tokens"] and len(metrics["prompt"]["head_tokens"]) == 7
 
 

@@ -89,7 +89,7 @@ def test_predict_reproduces_saved_test_predictions(service, minilm_full_run, min
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
         np.testing.assert_allclose(proba, runs.proba_from_predictions(df, labels), atol=1e-4)
         assert res["pred"] == df["pred"].tolist()
-        assert res["latency_ms"] > 0
+        assert res["latency_ms"] > 0 and res["load_ms"] > 0  # a fresh service loads each model once
     # both are warm now: a second request loads nothing
     again = _post(service["url"] + "/predict", {"runs": ids, "texts": texts[:1]})
     assert [r["load_ms"] for r in again["results"]] == [0.0, 0.0]

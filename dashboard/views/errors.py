@@ -47,6 +47,10 @@ if not preds:
 
 names = {r: state.run_label(by_id[r]) for r in preds}
 table = analysis.join_predictions(preds, names)
+if any(len(df) != len(table) for df in preds.values()):
+    sizes = ", ".join(f"{names[r]} {len(df)}" for r, df in preds.items())
+    st.caption(f"Compared on the {len(table):,} test examples every chosen model scored ({sizes}): "
+               "a run limited to part of the test split limits the comparison too.")
 
 c = st.columns(4)
 c[0].metric("Test examples", f"{len(table):,}")
@@ -79,11 +83,12 @@ colcfg = {"text": st.column_config.TextColumn(width="large")}
 for r in preds:
     n = names[r]
     display[f"{n}"] = [("✓ " if ok else "✗ ") + p for p, ok in zip(shown[f"pred::{r}"], shown[f"correct::{r}"])]
-    display[f"{n} · p(pred)"] = shown[f"p_pred::{r}"].to_numpy()
     display[f"{n} · p(gold)"] = shown[f"p_gold::{r}"].to_numpy()
-    colcfg[f"{n} · p(pred)"] = st.column_config.NumberColumn(format="%.3f")
-    colcfg[f"{n} · p(gold)"] = st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0)
-st.dataframe(display.head(MAX_ROWS), hide_index=True, column_config=colcfg, height=420)
+    colcfg[f"{n}"] = st.column_config.TextColumn(help=f"{n}'s prediction (✓ right, ✗ wrong)")
+    colcfg[f"{n} · p(gold)"] = st.column_config.ProgressColumn(
+        format="%.2f", min_value=0.0, max_value=1.0, help=f"probability {n} gave the gold class")
+rows_shown = min(len(display), MAX_ROWS)
+st.dataframe(display.head(MAX_ROWS), hide_index=True, column_config=colcfg, height=min(460, 40 + 35 * rows_shown))
 
 st.subheader("One example in detail")
 ids = shown["id"].head(MAX_ROWS).tolist()

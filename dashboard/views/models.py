@@ -89,6 +89,8 @@ else:
             "installed": bool(c.get("installed")), "runnable": bool(c.get("runnable", True)),
             "why not": "; ".join(c.get("reasons") or []),
         } for c in cands])
+        if saved["source"] != "hub":  # popularity and dates are Hub facts; the local catalog has none
+            table = table.drop(columns=["downloads", "likes", "modified"])
         st.dataframe(table, hide_index=True, column_config={
             "size (MB)": st.column_config.NumberColumn(format="%.0f"),
             "downloads": st.column_config.NumberColumn(format="%d")})
