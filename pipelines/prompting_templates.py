@@ -15,6 +15,7 @@ loading a model. A template file in ``pipelines/prompts/`` holds::
     yes_answer, no_answer: the two answers of a multi-label question (default "yes" / "no"; quote
         them: YAML reads a bare yes/no as a boolean)
     content_free: inputs for contextual calibration (default ["N/A", "", "[MASK]"], averaged)
+    case_variants: score "positive" and "Positive" as the same answer (default true)
 
 Prompt layout, for a plain model::
 
@@ -69,6 +70,7 @@ class Template:
     yes_answer: str = "yes"
     no_answer: str = "no"
     content_free: list[str] = field(default_factory=lambda: ["N/A", "", "[MASK]"])
+    case_variants: bool = True
     source: str = ""  # the YAML text, recorded verbatim in each run's config.json
 
     @property
@@ -227,8 +229,28 @@ class PromptBuilder:
         return [self.template.yes_answer, self.template.no_answer] if self.multi_label else list(self.verbalizers)
 
     @property
+    def variants(self) -> list[list[str]]:
+        """Surface forms scored for each answer; their probabilities are summed.
+
+        Label scoring compares fixed strings, so "Positive" would be a different (unscored)
+        answer from "positive": small chat models often start with a capital, and then the
+        lower-case scores alone misread them (SmolLM2 zero-shot on RT: greedy generation said
+        "Positive" for 77% of reviews while " positive" lost to " negative" on 79%).
+        """
+        out = []
+        for a in self.answers:
+            forms = [a, a[:1].upper() + a[1:], a.lower()] if self.template.case_variants else [a]
+            out.append(list(dict.fromkeys(" " + f for f in forms)))
+        return out
+
+    @property
     def continuations(self) -> tuple[str, ...]:
-        return tuple(" " + a for a in self.answers)
+        return tuple(c for forms in self.variants for c in forms)
+
+    @property
+    def continuation_answer(self) -> list[int]:
+        """Answer index of each entry of :attr:`continuations`."""
+        return [j for j, forms in enumerate(self.variants) for _ in forms]
 
     def _instruction(self, label: str | None) -> str:
         v = self.verbalizers

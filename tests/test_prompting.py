@@ -175,6 +175,29 @@ def test_prefix_reuse_gives_the_same_scores(smollm, rt_small):
     np.testing.assert_allclose(reused, plain, atol=2e-4)
 
 
+def test_multi_token_continuations_match_a_plain_forward(smollm):
+    """Continuations of 1-3 tokens (stage 2 of the cached path) against the most naive computation."""
+    import torch
+
+    from pipelines.prompting_templates import ScoreRequest
+
+    head = smollm.wrap("Rate the review.\n\nReview: superb\nRating: very positive\n\nReview: \x00").split("\x00")[0]
+    conts = (" negative", " very positive", " mixed feelings overall")
+    reqs = [ScoreRequest(head, t + "\nRating:", conts) for t in ("A joy.", "Tedious and long", "fine")]
+    got = np.array(smollm.score(reqs, reuse_prefix=True))
+    want = np.zeros_like(got)
+    for r, req in enumerate(reqs):
+        prompt = smollm.encode(req.head + req.body)
+        for j, c in enumerate(conts):
+            full = smollm.encode(req.head + req.body + c)
+            start = next(i for i, (a, b) in enumerate(zip(prompt + [-1], full)) if a != b)
+            with torch.inference_mode():
+                lp = smollm.model(torch.tensor([full])).logits[0].float().log_softmax(-1)
+            want[r, j] = sum(lp[t - 1, full[t]].item() for t in range(start, len(full)))
+    assert len(smollm.encode(conts[2])) > 1
+    np.testing.assert_allclose(got, want, atol=2e-4)
+
+
 def test_zero_shot_label_run_is_valid_and_beats_majority(store, rt_small):
     job, folder = _run(store, dataset="rt_small", template="review", max_test_samples=48, calibrate=True,
                        **{**FAST, "speed_samples": 4})
