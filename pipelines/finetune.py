@@ -84,6 +84,7 @@ def validate_config(cfg: FinetuneConfig) -> None:
         (cfg.eval_every is None or cfg.eval_every >= 1, "eval_every must be ≥ 1 step"),
         (cfg.lora_r >= 1 and cfg.lora_alpha > 0, f"lora_r and lora_alpha must be positive, got {cfg.lora_r}, "
                                                  f"{cfg.lora_alpha}"),
+        (cfg.speed_samples >= 0, f"speed_samples must be ≥ 0, got {cfg.speed_samples}"),
         (0 <= cfg.lora_dropout < 1, f"lora_dropout must be in [0, 1), got {cfg.lora_dropout}"),
     ]
     for ok, msg in checks:
@@ -239,8 +240,12 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
                            progress=lambda f: ctx.progress(0.85 + 0.1 * f, "scoring the test split"))
     phases.append(em_eval)
     ctx.progress(0.95, "measuring speed")
-    metrics["speed"] = measure_speed(predictor, ds.test["text"].tolist())
-    metrics["speed"]["device"] = predictor.device
+    if cfg.speed_samples:
+        metrics["speed"] = measure_speed(predictor, ds.test["text"].tolist(), n_latency=min(20, cfg.speed_samples),
+                                         n_throughput=cfg.speed_samples)
+        metrics["speed"]["device"] = predictor.device
+    else:
+        metrics["speed"] = None
     metrics["model"] = {"total_params": total, "trainable_params": trainable, "base_params": base_params,
                         "size_mb": _dir_size_mb(model_out), "name": cfg.model, "path": model_dir,
                         "method": cfg.method}

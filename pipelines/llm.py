@@ -161,12 +161,18 @@ class CausalLM:
         """Has a chat template: prompts are wrapped as a user turn, answers start the assistant turn."""
         return bool(getattr(self.tokenizer, "chat_template", None))
 
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        """Chat-template string of a conversation, opening the assistant's next turn."""
+        if not self.chat:
+            raise ValueError(f"model {self.name!r} has no chat template; use a plain-text prompt")
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
     def wrap(self, user: str, system: str | None = None) -> str:
-        """Prompt string for a user message (chat template when the model has one, else as is)."""
+        """Prompt string for one user message (chat template when the model has one, else as is)."""
         if not self.chat:
             return user
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return self.chat_prompt(([{"role": "system", "content": system}] if system else [])
+                                + [{"role": "user", "content": user}])
 
     def encode(self, text: str) -> list[int]:
         # A chat-templated string already holds its special tokens; a plain prompt gets BOS.

@@ -16,15 +16,17 @@ loading a model. A template file in ``pipelines/prompts/`` holds::
         them: YAML reads a bare yes/no as a boolean)
     content_free: inputs for contextual calibration (default ["N/A", "", "[MASK]"], averaged)
     case_variants: score "positive" and "Positive" as the same answer (default true)
+    chat_examples: chat models: few-shot examples as user/assistant turns (default) or inline
 
 Prompt layout, for a plain model::
 
     instruction SEP example_1 SEP ... example_n SEP input(text) "\\n" answer_prefix
     ^----------------- head (shared, KV-cached) ---^ ^------------ body ---------^
 
-A chat model gets ``instruction … input(text)`` as the user turn and the assistant turn
-opens with the answer prefix ("Sentiment:"), so the label word is the first thing it says;
-its continuation is " " + verbaliser in both cases.
+A chat model gets each few-shot example as a user turn (its input; the first one after the
+instruction) and an assistant turn (its answer line), then the text as the last user turn;
+the assistant turn opens with the answer prefix ("Sentiment:"), so the label word is the
+first thing it says. The continuation is " " + verbaliser in both cases.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class Template:
     no_answer: str = "no"
     content_free: list[str] = field(default_factory=lambda: ["N/A", "", "[MASK]"])
     case_variants: bool = True
+    chat_examples: str = "turns"
     source: str = ""  # the YAML text, recorded verbatim in each run's config.json
 
     @property
@@ -108,6 +111,8 @@ def parse_template(text: str, origin: str = "<string>") -> Template:
         raise ValueError(f"template {origin}: task must be {SINGLE} or {MULTI}, got {tpl.task!r}")
     if "{text}" not in tpl.input or "{answer}" not in tpl.answer:
         raise ValueError(f"template {origin}: 'input' needs {{text}} and 'answer' needs {{answer}}")
+    if tpl.chat_examples not in ("turns", "inline"):
+        raise ValueError(f"template {origin}: chat_examples must be 'turns' or 'inline'")
     if tpl.verbalizer_rule not in ("lower", "as_is"):
         raise ValueError(f"template {origin}: verbalizer_rule must be 'lower' or 'as_is'")
     if not set(tpl.modes) <= {"zero", "few"} or not tpl.modes:
@@ -131,8 +136,18 @@ def load_template(name_or_path: str) -> Template:
     return parse_template(path.read_text(), str(path))
 
 
-def resolve_template(name: str | None, task: str, mode: str) -> Template:
-    tpl = load_template(name or DEFAULT_TEMPLATE[task])
+SENTIMENT_LABELS = {"positive", "negative", "neutral", "pos", "neg", "fresh", "rotten"}
+
+
+def default_template_name(task: str, labels: Sequence[str] = ()) -> str:
+    """``review`` for sentiment label sets (it words the question as sentiment), else per task."""
+    if task == SINGLE and labels and {str(x).lower() for x in labels} <= SENTIMENT_LABELS:
+        return "review"
+    return DEFAULT_TEMPLATE[task]
+
+
+def resolve_template(name: str | None, task: str, mode: str, labels: Sequence[str] = ()) -> Template:
+    tpl = load_template(name or default_template_name(task, labels))
     if tpl.task != task:
         fits = [t.name for t in list_templates() if t.task == task]
         raise ValueError(f"template {tpl.name!r} is for {tpl.task} datasets, this one is {task}; use one of {fits}")
@@ -183,7 +198,8 @@ def domain_inputs(texts: Sequence[str], seed: int, n: int = 20) -> list[str]:
 
     Domain-context calibration (Fei et al., 2023): a string of in-domain words carries the
     domain's label bias but no label evidence, which measured more robust here than "N/A"
-    (SmolLM2 few-shot on Rotten Tomatoes: 0.59 with content-free inputs, 0.71 with these).
+    (SmolLM2 zero-shot on 200 Rotten Tomatoes texts, classify template: 0.425 uncalibrated,
+    0.58 with content-free inputs, 0.715 with these; review template 0.735 vs 0.78).
     """
     rng = random.Random(seed)
     sample = list(texts)[:5000]
@@ -199,17 +215,18 @@ def domain_inputs(texts: Sequence[str], seed: int, n: int = 20) -> list[str]:
 class PromptBuilder:
     """Renders the prompt(s) of a template for texts; one question per label when multi-label.
 
-    ``wrap``: the model's chat formatting (``CausalLM.wrap``) or None for plain text.
+    ``chat``: the model's chat template (``CausalLM.chat_prompt``: messages → prompt string) or
+    None for a plain-text prompt.
     """
 
     def __init__(self, template: Template, labels: Sequence[str], multi_label: bool,
-                 examples: Sequence[dict[str, Any]] = (), wrap: Callable[[str, str | None], str] | None = None,
+                 examples: Sequence[dict[str, Any]] = (), chat: Callable[[list[dict[str, str]]], str] | None = None,
                  clip: Callable[[str], str] | None = None):
         self.template = template
         self.labels = [str(x) for x in labels]
         self.multi_label = multi_label
         self.examples = list(examples)
-        self.wrap = wrap
+        self.chat = chat
         self.clip = clip or (lambda t: t)
         self.verbalizers = [template.verbalize(lab) for lab in self.labels]
         words = self.verbalizers if not multi_label else [template.yes_answer, template.no_answer]
@@ -258,24 +275,40 @@ class PromptBuilder:
             labels=", ".join(v), labels_or=", ".join(v[:-1]) + " or " + v[-1] if len(v) > 1 else v[0],
             label=self.template.verbalize(label) if label is not None else "")
 
-    def _example(self, ex: dict[str, Any]) -> str:
+    def _answer(self, ex: dict[str, Any]) -> str:
         t = self.template
         if self.multi_label:
-            answer = t.yes_answer if ex["answer"] == "yes" else t.no_answer
-        else:
-            answer = t.verbalize(ex["answer"])
-        return t.input.format(text=self.clip(ex["text"])) + "\n" + t.answer.format(answer=answer)
+            return t.yes_answer if ex["answer"] == "yes" else t.no_answer
+        return t.verbalize(ex["answer"])
 
     def _split(self, label: str | None) -> tuple[str, str]:
-        """(head, tail) around the text: head is shared by all texts, tail closes the prompt."""
+        """(head, tail) around the text: head is shared by all texts, tail closes the prompt.
+
+        Chat models get few-shot examples as earlier user/assistant turns ending with the
+        answer line (``chat_examples: turns``): SmolLM2 4-shot on 200 RT texts scored 0.805
+        that way against 0.43 with the examples pasted into one user message.
+        """
         t = self.template
-        shots = [self._example(ex) for ex in self.examples if label is None or ex["label"] == label]
-        parts = [self._instruction(label), *shots, t.input.format(text=_SENTINEL)]
-        user = t.separator.join(parts)
-        if self.wrap is None:
-            full = user + "\n" + t.answer_prefix
+        shots = [ex for ex in self.examples if label is None or ex["label"] == label]
+        instruction = self._instruction(label)
+        query = t.input.format(text=_SENTINEL)
+        if self.chat is not None and shots and t.chat_examples == "turns":
+            messages = [{"role": "system", "content": t.system}] if t.system else []
+            for i, ex in enumerate(shots):
+                shown = t.input.format(text=self.clip(ex["text"]))
+                messages.append({"role": "user", "content": instruction + t.separator + shown if i == 0 else shown})
+                messages.append({"role": "assistant", "content": t.answer.format(answer=self._answer(ex))})
+            messages.append({"role": "user", "content": query})
+            full = self.chat(messages) + t.answer_prefix
         else:
-            full = self.wrap(user, t.system) + t.answer_prefix
+            blocks = [t.input.format(text=self.clip(ex["text"])) + "\n" + t.answer.format(answer=self._answer(ex))
+                      for ex in shots]
+            user = t.separator.join([instruction, *blocks, query])
+            if self.chat is None:
+                full = user + "\n" + t.answer_prefix
+            else:
+                messages = [{"role": "system", "content": t.system}] if t.system else []
+                full = self.chat([*messages, {"role": "user", "content": user}]) + t.answer_prefix
         head, tail = full.split(_SENTINEL)
         return head, tail
 

@@ -19,7 +19,7 @@ import pytest
 # LoRA: lr 3e-3 with batch 8 (75 steps) → 0.74; with batch 16 (38 steps) it stayed at 0.575.
 TINY_FULL: dict[str, Any] = dict(dataset="rt_small", model="minilm", method="full", max_train_samples=600,
                                  max_eval_samples=100, max_length=64, epochs=1.0, batch_size=16,
-                                 learning_rate=2e-4, run_name="tiny MiniLM full")
+                                 learning_rate=2e-4, speed_samples=32, run_name="tiny MiniLM full")
 TINY_LORA: dict[str, Any] = {**TINY_FULL, "method": "lora", "learning_rate": 3e-3, "batch_size": 8,
                              "run_name": "tiny MiniLM LoRA"}
 

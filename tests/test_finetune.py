@@ -103,7 +103,7 @@ def test_multi_label_run_gives_per_label_metrics_and_thresholds(genres_small):
     from pipelines.jobs import run_now
 
     cfg = dict(dataset="genres_small", model="minilm", method="full", max_train_samples=300, max_eval_samples=100,
-               max_length=32, epochs=1.0, learning_rate=5e-4, run_name="tiny genres")
+               max_length=24, epochs=1.0, learning_rate=5e-4, speed_samples=0, run_name="tiny genres")
     job = run_now("finetune", cfg)
     assert job["status"] == "done", job["error"]
     folder = _folder(job["run_id"])
@@ -156,7 +156,7 @@ def test_cli_runs_queues_and_reports_errors(rt_small, capsys):
     from pipelines.cli import main
 
     tiny = ["--dataset", "rt_small", "--max-train-samples", "32", "--max-eval-samples", "16", "--max-length", "32",
-            "--run-name", "cli tiny"]
+            "--epochs", "1", "--speed-samples", "8", "--run-name", "cli tiny"]
     assert main(["finetune", *tiny]) == 0
     out = capsys.readouterr().out
     run_id = out.split("run ", 1)[1].split()[0]

@@ -24,6 +24,7 @@ from pipelines.prompting import PromptPredictor, demo_prompt_configs, load_predi
 from pipelines.prompting_templates import (
     TEMPLATE_DIR,
     PromptBuilder,
+    default_template_name,
     list_templates,
     load_template,
     parse_answer,
@@ -67,18 +68,28 @@ def test_shipped_templates_cover_both_tasks_and_modes():
             assert sum(t.task == task and mode in t.modes for t in tpls) >= 2, (task, mode)
 
 
-def test_few_shot_prompt_has_k_examples_per_class_from_train_only(rt_small):
+@pytest.mark.parametrize("chat", [False, True], ids=["plain", "chat-turns"])
+def test_few_shot_prompt_has_k_examples_per_class_from_train_only(rt_small, smollm, chat):
     k = 3
     tpl = load_template("review")
     examples = select_examples(rt_small.train, rt_small.labels, k, seed=7, multi_label=False)
-    head = PromptBuilder(tpl, rt_small.labels, False, examples).heads[0]
-    # Parse the rendered prompt itself: every "Review: …\nSentiment: <word>" block is one example.
-    blocks = re.findall(r"Review: (.*?)\nSentiment: (\w+)", head, flags=re.S)
+    builder = PromptBuilder(tpl, rt_small.labels, False, examples, chat=smollm.chat_prompt if chat else None)
+    head = builder.heads[0]
+    # both surface forms of each label word are scored and summed into that label
+    assert builder.continuations == (" negative", " Negative", " positive", " Positive")
+    assert builder.continuation_answer == [0, 0, 1, 1]
+    # Parse the rendered prompt itself: every "Review: …\nSentiment: <word>" block is one example
+    # (chat: the review is a user turn, "Sentiment: <word>" the assistant's reply).
+    turn = r"<\|im_end\|>\n<\|im_start\|>assistant\n" if chat else r"\n"
+    blocks = re.findall(r"Review: (.*?)" + turn + r"Sentiment: (\w+)", head, flags=re.S)
     assert len(blocks) == k * len(rt_small.labels)
+    assert head.count("Sentiment:") == len(blocks) and head.count("Review:") == len(blocks) + 1  # + the query
     assert {w: sum(b[1] == w for b in blocks) for w in ("positive", "negative")} == {"positive": k, "negative": k}
     train_texts = set(rt_small.train["text"])
     assert all(text in train_texts for text, _ in blocks)
     assert not any(t in head for t in rt_small.test["text"] if len(t) > 20)
+    if chat:
+        assert head.count("<|im_start|>assistant") == len(blocks) and head.endswith("Review: ")
     assert {ex["id"] for ex in examples} <= set(rt_small.train["id"])
     # Seeded: same seed, same prompt; order shuffled rather than grouped by class for some seed.
     assert select_examples(rt_small.train, rt_small.labels, k, seed=7, multi_label=False) == examples
@@ -96,6 +107,12 @@ def test_multilabel_examples_are_k_yes_and_k_no_per_label(genres_small):
         mine = [e for e in ex if e["label"] == lab]
         rows = genres_small.train.set_index("id").loc[[e["id"] for e in mine], "labels"]
         assert [lab in r for r in rows] == [e["answer"] == "yes" for e in mine]
+
+
+def test_default_template_follows_the_label_set():
+    assert default_template_name("single_label", ["negative", "positive"]) == "review"
+    assert default_template_name("single_label", ["business", "sport", "tech"]) == "classify"
+    assert default_template_name("multi_label", ["Action", "Drama"]) == "yesno"
 
 
 def test_bad_template_and_config_errors_are_precise(rt_small, tmp_path):
@@ -146,7 +163,7 @@ def test_generate_mode_counts_junk_invalid_and_stops_after_retries(rt_small):
 
 
 def test_generate_mode_with_real_model_parses_or_flags(smollm, rt_small):
-    builder = PromptBuilder(load_template("review"), rt_small.labels, False, wrap=smollm.wrap)
+    builder = PromptBuilder(load_template("review"), rt_small.labels, False, chat=smollm.chat_prompt)
     pred = PromptPredictor(smollm, builder, scoring="generate", max_new_tokens=4, max_retries=1)
     texts = rt_small.test["text"].head(6).tolist()
     out = pred.predict_detailed(texts)
@@ -160,7 +177,7 @@ def test_generate_mode_with_real_model_parses_or_flags(smollm, rt_small):
 # ------------------------------------------------------------------- label scoring
 def test_prefix_reuse_gives_the_same_scores(smollm, rt_small):
     examples = select_examples(rt_small.train, rt_small.labels, 2, seed=1, multi_label=False)
-    builder = PromptBuilder(load_template("review"), rt_small.labels, False, examples, wrap=smollm.wrap,
+    builder = PromptBuilder(load_template("review"), rt_small.labels, False, examples, chat=smollm.chat_prompt,
                             clip=lambda t: smollm.truncate(t, 48))
     reqs = builder.requests(rt_small.test["text"].head(10).tolist())
     # The split point merges in the tokenizer (head "…Review: " + body "Great…" → "Review", ":", " Great"):
@@ -273,11 +290,17 @@ def test_cli_runs_one_job_per_template_and_reports_bad_names(store, rt_small, ca
 
     before = {r["id"] for r in store.runs()}
     code = main(["prompt", "--dataset", "rt_small", "--template", "review", "question", "--max-test-samples", "8",
-                 "--speed-samples", "0", "--max-text-tokens", "32"])
+                 "--speed-samples", "0", "--max-text-tokens", "32", "--calibrate", "--calibration", "domain"])
     assert code == 0
     new = [r for r in store.runs() if r["id"] not in before]
-    templates = sorted(runs.read_json(Path(r["path"]) / "config.json")["prompt"]["template"] for r in new)
-    assert templates == ["question", "review"]
+    saved = [runs.read_json(Path(r["path"]) / "config.json")["prompt"] for r in new]
+    assert sorted(p["template"] for p in saved) == ["question", "review"]
+    # domain calibration: 20 strings of random *train* words, recorded with the run
+    train_words = {w for t in rt_small.train["text"] for w in t.split()}
+    for p in saved:
+        assert len(p["calibration_inputs"]) == 20
+        assert all(set(s.split()) <= train_words for s in p["calibration_inputs"])
+        assert np.isfinite(p["calibration"]).all()
     assert main(["prompt", "--dataset", "rt_small", "--template", "nope"]) == 2
     assert "no prompt template 'nope'" in capsys.readouterr().err
     assert main(["prompt", "--list-templates"]) == 0

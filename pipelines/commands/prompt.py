@@ -20,7 +20,7 @@ def register(sub) -> None:
     add_dataclass_args(p, PromptConfig, skip=("template",))
     p.add_argument("--template", dest="template", nargs="+", default=None,
                    help="template name(s) in pipelines/prompts/ or YAML path(s); several → one run each "
-                        "(default: classify for single-label, yesno for multi-label)")
+                        "(default: review for sentiment labels, else classify; yesno for multi-label)")
     p.add_argument("--queue", action="store_true", help="enqueue the job(s) for the worker instead of running now")
     p.add_argument("--list-templates", action="store_true", help="list the shipped templates and exit")
     p.set_defaults(func=_prompt)
