@@ -20,8 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import export, state, tables
-from pipelines import compare
+from dashboard import export, state
+from pipelines import compare, tables
 from pipelines.compare import Comparison, MixedSplitsError
 
 DETAIL_DEFAULT = 6  # per-run charts show this many runs unless the user picks others

@@ -28,7 +28,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard import charts, tables
+from dashboard import charts
+from pipelines import tables
 from pipelines.compare import Comparison
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""dashboard.charts and dashboard.tables: pure functions (frame in, figure/table out), no Streamlit.
+"""dashboard.charts and pipelines.tables: pure functions (frame in, figure/table out), no Streamlit.
 
 Frames come from real runs (tests/fixtures_compare.py); the few hand-made frames only pin
 cases real tiny runs cannot produce on demand (a known Pareto front, a missing energy figure).
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import charts, tables
-from pipelines import compare
+from dashboard import charts
+from pipelines import compare, tables
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 Runs on different splits are refused with the reason (which run is on which split), since
 their numbers would not be comparable. The table formats are shared with the dashboard's
-Export page (``dashboard/tables.py``), so the CLI and the dashboard print the same table.
+Export page (``pipelines/tables.py``), so the CLI and the dashboard print the same table.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dashboard import tables
+    from pipelines import tables
     from pipelines.compare import load_comparison, p_value_in_words, significance
 
     from ..store import Store
