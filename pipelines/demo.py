@@ -1,8 +1,8 @@
 """The default comparison: what ``make run`` and the dashboard's one button queue.
 
 Profiles: ``default`` is the real demo (MiniLM full, MiniLM LoRA, MPNet LoRA on the embedded
-Rotten Tomatoes snippets, 2,000 train texts, 1 epoch; plus SmolLM2 zero- and few-shot
-baselines); ``tiny`` is the same shape shrunk to seconds for tests and the browser check.
+Rotten Tomatoes snippets, one epoch over the whole train split of 9,564 texts: the
+FinetuneConfig defaults; plus SmolLM2 zero- and few-shot baselines); ``tiny`` is the same shape shrunk to seconds for tests and the browser check.
 
 Queuing is idempotent: a config that already has a queued, running or done job is skipped,
 so running ``make run`` twice trains nothing twice.

@@ -12,6 +12,7 @@ import pytest
 
 from pipelines import paths, runs
 from pipelines.store import Store
+from tests.fixtures_runs import TINY_FULL
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +48,7 @@ def test_full_run_beats_majority_and_reloads_with_plain_transformers(minilm_full
     # metrics.json layout (docs/architecture.md): metrics + train + model + speed + emissions
     tr = m["train"]
     assert tr["train_samples_per_s"] > 0 and tr["epochs_run"] == pytest.approx(1.0)
-    assert tr["max_length"] == 64 and tr["learning_rate"] == 2e-4 and tr["best_step"] is not None
+    assert tr["max_length"] == 64 and tr["learning_rate"] == TINY_FULL["learning_rate"] and tr["best_step"] is not None
     assert 0 < tr["best_val_macro_f1"] <= 1 and tr["stopped_early"] is False
     assert m["model"]["total_params"] == m["model"]["trainable_params"] > 20_000_000
     assert 80 < m["model"]["size_mb"] < 100  # MiniLM fp32 safetensors
@@ -118,6 +119,15 @@ def test_multi_label_run_gives_per_label_metrics_and_thresholds(genres_small):
     side = runs.read_json(folder / "model" / "workbench.json")
     assert len(side["thresholds"]) == len(labels) and all(0 < t < 1 for t in side["thresholds"])
     assert m["thresholds"] == side["thresholds"]  # the test set was cut at the tuned thresholds
+    # The thresholds are the F1-best ones for the validation rows they were tuned on: the
+    # reloaded model's validation scores, in the split's own order, give the same cut-offs
+    # (length-grouped evaluation reorders the Trainer's predictions; gold must follow).
+    from pipelines.finetune import _subsample, load_predictor
+    from pipelines.finetune_train import tune_thresholds
+
+    val = _subsample(genres_small.validation, cfg["max_eval_samples"], 42, genres_small)
+    val_proba = load_predictor(folder).predict_proba(val["text"].tolist())
+    assert tune_thresholds(val_proba, genres_small.label_matrix(val)).tolist() == side["thresholds"]
     pred = runs.load_predictions(folder)
     proba = runs.proba_from_predictions(pred, labels)
     expect = [[lab for j, lab in enumerate(labels) if proba[r, j] >= side["thresholds"][j]] for r in range(len(pred))]
