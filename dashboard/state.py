@@ -188,6 +188,16 @@ def default_run_selection(rows: list[dict[str, Any]], k: int = 3, param: str = "
     return [r["id"] for r in best[:k]]
 
 
+def dataset_runs(key: str, empty_message: str) -> tuple[str, list[dict[str, Any]]]:
+    """Pick a dataset, then its runs; a page with nothing to show says so and stops there."""
+    dataset_id = dataset_picker(key=key)
+    rows = run_rows(dataset_id) if dataset_id else []
+    if not rows:
+        st.info(empty_message)
+        st.stop()
+    return dataset_id, rows
+
+
 def runs_picker(rows: list[dict[str, Any]], label: str = "Runs", key: str = "runs_picker",
                 k: int = 3, param: str = "models") -> list[str]:
     """A multiselect of runs bound to ``?models=`` (Playground and Errors share it; Compare has its

@@ -15,11 +15,7 @@ from pipelines.runs import PROB_PREFIX
 MAX_ROWS = 500
 
 st.title("Errors")
-dataset_id = state.dataset_picker(key="err_dataset")
-rows = state.run_rows(dataset_id) if dataset_id else []
-if not rows:
-    st.info("No runs on this dataset yet.")
-    st.stop()
+dataset_id, rows = state.dataset_runs("err_dataset", "No runs on this dataset yet.")
 
 by_id = {r["id"]: r for r in rows}
 run_ids = state.runs_picker(rows, label="Models", key="err_runs")

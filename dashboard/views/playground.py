@@ -19,11 +19,8 @@ MAX_EXAMPLES = 300
 PER_ROW = 3
 
 st.title("Playground")
-dataset_id = state.dataset_picker(key="pg_dataset")
-rows = state.run_rows(dataset_id) if dataset_id else []
-if not rows:
-    st.info("No runs on this dataset yet: queue the demo on Home or configure runs on the Runs page.")
-    st.stop()
+dataset_id, rows = state.dataset_runs(
+    "pg_dataset", "No runs on this dataset yet: queue the demo on Home or configure runs on the Runs page.")
 
 by_id = {r["id"]: r for r in rows}
 run_ids = state.runs_picker(rows, label="Models", key="pg_runs")
