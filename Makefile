@@ -12,7 +12,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test setup data models demo worker dashboard chromium lint bench clean-workspace
+.PHONY: run test setup data models demo worker dashboard chromium lint bench screenshots
 
 run: data models demo worker dashboard
 
@@ -47,6 +47,10 @@ chromium:
 test: setup chromium
 	$(PY) -m pipelines prepare-models minilm mpnet smollm2 >/dev/null
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# README screenshots of this workspace's dashboard (run after the demo has finished).
+screenshots: setup chromium
+	$(PY) docs/screenshots.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

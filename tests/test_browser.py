@@ -6,7 +6,8 @@ its own process group. The demo runs on the "tiny" profile (WORKBENCH_DEMO_PROFI
 real MiniLM fine-tunes, shrunk to seconds. The test follows a user: queue the demo on Home,
 watch it finish, see Compare's charts, get a side-by-side prediction in Playground, and
 download an SVG chart and a CSV table from Export. It also saves a full-page screenshot of
-every page into docs/screenshots/ (the README shows them).
+every page into its workspace's ``screenshots/`` folder (or ``WORKBENCH_SCREENSHOTS``), to look
+at; the README's screenshots come from a real demo (``docs/screenshots.py``).
 """
 
 from __future__ import annotations
@@ -16,18 +17,15 @@ import io
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SHOTS = REPO / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
+from tests.browser_support import CHROMIUM, REPO, VIEWPORT, full_page_screenshot, start_dashboard, stop_process_group
+
 DEMO_DATASET = "rotten_tomatoes-1200"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -37,12 +35,6 @@ if not Path(CHROMIUM).exists():  # the README's test command installs it (apt-ge
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stop_helpers(home: Path) -> None:
@@ -70,39 +62,14 @@ def _stop_helpers(home: Path) -> None:
 @pytest.fixture(scope="session")
 def dashboard_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("browser-home")
-    port = _free_port()
-    env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_DEMO_PROFILE": "tiny",
-           "WORKBENCH_DEMO_DATASET": DEMO_DATASET, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    env.pop("WORKBENCH_STORE", None)
     # A 1,200-snippet sample of the embedded dataset (120 test texts), so evaluation takes seconds.
+    env = {**os.environ, "WORKBENCH_HOME": str(home)}
+    env.pop("WORKBENCH_STORE", None)
     subprocess.run([sys.executable, "-m", "pipelines", "data", "prepare", "rotten_tomatoes", "--max-rows", "1200"],
                    cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
-    log = open(home / "streamlit.log", "wb")  # noqa: SIM115 - closed in teardown
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", "--server.port", str(port),
-         "--server.address", "127.0.0.1"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            raise RuntimeError(f"streamlit did not start: {(home / 'streamlit.log').read_text()[-2000:]}")
-        time.sleep(0.3)
+    proc, url = start_dashboard(home, {"WORKBENCH_DEMO_PROFILE": "tiny", "WORKBENCH_DEMO_DATASET": DEMO_DATASET})
     yield {"url": url, "home": home}
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+    stop_process_group(proc)
     _stop_helpers(home)
 
 
@@ -115,16 +82,8 @@ def browser():
 
 
 def _screenshot(page, name: str) -> None:
-    """Full-page screenshot: grow the viewport to the main area's scroll height first
-    (Streamlit scrolls inside stMain, so a plain full_page shot would cut it off)."""
-    page.wait_for_timeout(800)  # let charts finish their transitions
-    height = page.evaluate(
-        "() => { const m = document.querySelector('[data-testid=\"stMain\"]'); return m ? m.scrollHeight : 1000; }")
-    page.set_viewport_size({"width": 1400, "height": max(900, min(int(height) + 40, 12000))})
-    page.wait_for_timeout(600)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    page.set_viewport_size({"width": 1400, "height": 900})
+    shots = Path(os.environ.get("WORKBENCH_SCREENSHOTS") or Path(os.environ["WORKBENCH_HOME"]) / "screenshots")
+    full_page_screenshot(page, shots / f"{name}.png")
 
 
 def _no_exception(page) -> None:
@@ -141,7 +100,7 @@ def test_demo_to_prediction_and_downloads(dashboard_server, browser, tmp_path):
 
     url, home = dashboard_server["url"], dashboard_server["home"]
     store = Store(home / "models" / "workbench.sqlite")
-    page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
     page.set_default_timeout(60_000)
 
     # Home: queue the tiny demo, then watch the jobs finish on the page itself.

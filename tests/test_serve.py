@@ -24,6 +24,7 @@ import pytest
 
 from pipelines import runs
 from pipelines.store import Store, _pid_alive
+from tests.browser_support import stop_process_group
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -52,16 +53,6 @@ def _wait_record(store: Store, proc: subprocess.Popen, timeout: float = 120) -> 
     raise AssertionError("serve did not register in time")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
 def service(minilm_full_run, minilm_lora_run):
     """A service in the session workspace, like the one the dashboard starts."""
@@ -69,7 +60,7 @@ def service(minilm_full_run, minilm_lora_run):
     proc = _start(os.environ.copy(), "--idle-exit", "600")
     rec = _wait_record(store, proc)
     yield rec
-    _stop(proc)
+    stop_process_group(proc)
     assert store.get("service", "predictor") is None, "a stopped service must remove its record"
 
 
@@ -158,7 +149,7 @@ def test_idle_service_exits_and_unregisters(tmp_path):
         assert rec["url"].startswith("http://127.0.0.1:")
         assert proc.wait(timeout=60) == 0
     finally:
-        _stop(proc)
+        stop_process_group(proc)
     assert store.get("service", "predictor") is None
 
 
