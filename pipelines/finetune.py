@@ -179,14 +179,17 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
     train_set = EncodedSplit(tokenizer, train_df["text"].tolist(), y_train, max_length)
     val_set = EncodedSplit(tokenizer, val_df["text"].tolist(), y_val, max_length)
 
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_dir, num_labels=len(labels), problem_type=problem_type,
+    model, loading = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, num_labels=len(labels), problem_type=problem_type, output_loading_info=True,
         id2label=dict(enumerate(labels)), label2id={lab: i for i, lab in enumerate(labels)})
     base_params = sum(p.numel() for p in model.parameters())
-    targets = None
+    targets = uninitialised = None
     if cfg.method == "lora":
         targets = finetune_lora.target_modules(model.config.model_type, cfg.lora_target_modules)
-        model = finetune_lora.wrap(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, targets)
+        uninitialised = finetune_lora.uninitialised_modules(model, loading["missing_keys"])
+        if uninitialised:
+            log.info("%s has no weights for %s: training and saving them with the adapter", cfg.model, uninitialised)
+        model = finetune_lora.wrap(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, targets, uninitialised)
     trainable, total = finetune_lora.count_params(model)
     lr = cfg.learning_rate or default_learning_rate(cfg.method, base_params)
     epochs = cfg.epochs
@@ -228,6 +231,7 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
             "stopped_early": state.global_step < max_steps, "max_length": max_length, "learning_rate": lr,
             "epochs": epochs, "train_samples": len(train_set), "eval_samples": len(val_set),
             "batch_size": cfg.batch_size, "eval_every": eval_every, "device": device, "lora_target_modules": targets,
+            "lora_also_trained": uninitialised,
         }
         model_out = work / "model"
         _save_model(trainer.model, tokenizer, model_out, cfg, labels, multi, thresholds, max_length, model_dir)

@@ -58,8 +58,26 @@ def head_modules(model: Any) -> list[str]:
     return names
 
 
-def wrap(model: Any, r: int, alpha: int, dropout: float, targets: list[str]) -> Any:
-    """Freeze the encoder, add LoRA adapters on ``targets`` and keep the head trainable."""
+def uninitialised_modules(model: Any, missing_keys: Any) -> list[str]:
+    """Modules outside the head whose weights the checkpoint lacked, so that loading initialised
+    them at random (a ``BertModel`` saved without its pooler, a ``*ForMaskedLM`` checkpoint).
+
+    A frozen random module would differ at every load, so a reloaded adapter could not
+    reproduce its run; these modules are trained and saved with the adapter instead.
+    """
+    heads = set(head_modules(model))
+    out = []
+    for key in sorted(missing_keys or ()):
+        module = key.rsplit(".", 1)[0]  # "bert.pooler.dense.weight" -> "bert.pooler.dense"
+        if module.split(".", 1)[0] not in heads and module not in out:
+            out.append(module)
+    return out
+
+
+def wrap(model: Any, r: int, alpha: int, dropout: float, targets: list[str],
+         also_train: list[str] | None = None) -> Any:
+    """Freeze the encoder, add LoRA adapters on ``targets`` and keep the head trainable
+    (plus ``also_train``: see :func:`uninitialised_modules`)."""
     from peft import LoraConfig, TaskType, get_peft_model
 
     if r <= 0:
@@ -70,7 +88,7 @@ def wrap(model: Any, r: int, alpha: int, dropout: float, targets: list[str]) -> 
         raise ValueError(f"LoRA target module(s) {missing} not found in {model.config.model_type} model; "
                          f"some of its layer names: {sorted(names)[:30]}")
     cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=r, lora_alpha=alpha, lora_dropout=dropout,
-                     target_modules=targets, modules_to_save=head_modules(model))
+                     target_modules=targets, modules_to_save=head_modules(model) + list(also_train or ()))
     peft_model = get_peft_model(model, cfg)
     trainable, total = count_params(peft_model)
     log.info("LoRA r=%d alpha=%d on %s: %d trainable of %d parameters (%.2f%%)",

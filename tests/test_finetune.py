@@ -100,6 +100,38 @@ def test_lora_run_reloads_with_plain_peft(minilm_lora_run, rt_small):
     np.testing.assert_allclose(proba, runs.proba_from_predictions(pred, rt_small.labels), atol=1e-4)
 
 
+def test_lora_on_a_checkpoint_without_pooler_trains_and_saves_it(rt_small, tmp_path):
+    """A checkpoint that lacks weights outside the head (here MiniLM saved without its pooler,
+    like many Hub ``BertModel``/``*ForMaskedLM`` files) gets them initialised at random on every
+    load; frozen, a reloaded adapter would not reproduce its run. They are trained and saved."""
+    from peft import PeftModel
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+    from pipelines.assets import resolve_model
+    from pipelines.jobs import run_now
+
+    base_dir = tmp_path / "minilm-no-pooler"
+    AutoModel.from_pretrained(resolve_model("minilm"), add_pooling_layer=False).save_pretrained(base_dir)
+    AutoTokenizer.from_pretrained(resolve_model("minilm")).save_pretrained(base_dir)
+    cfg = {**TINY_FULL, "model": str(base_dir), "method": "lora", "max_train_samples": 64, "max_eval_samples": 32,
+           "learning_rate": 3e-3, "speed_samples": 0, "run_name": "no pooler"}
+    job = run_now("finetune", cfg)
+    assert job["status"] == "done", job["error"]
+    folder = _folder(job["run_id"])
+    m = runs.read_json(folder / "metrics.json")
+    assert m["train"]["lora_also_trained"] == ["bert.pooler.dense"]
+    adapter_cfg = json.loads((folder / "model" / "adapter_config.json").read_text())
+    assert "bert.pooler.dense" in adapter_cfg["modules_to_save"]
+
+    pred = runs.load_predictions(folder)
+    saved = runs.proba_from_predictions(pred, rt_small.labels)
+    for _ in range(2):  # each load draws a new random pooler before the adapter overwrites it
+        base = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=2)
+        model = PeftModel.from_pretrained(base, folder / "model")
+        proba = _plain_predict(model, AutoTokenizer.from_pretrained(folder / "model"), pred["text"].tolist())
+        np.testing.assert_allclose(proba, saved, atol=1e-4)
+
+
 def test_multi_label_run_gives_per_label_metrics_and_thresholds(genres_small):
     from pipelines.jobs import run_now
 
