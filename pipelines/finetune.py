@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 #   number of distinct texts more than passes over them, at equal cost: MiniLM full 2k × 2
 #   epochs 0.763 / 0.766 / 0.795 (3 seeds), 4k × 1 0.795 / 0.788 (2 seeds), 4k × 2 0.798,
 #   whole split (9,564) × 1 0.806, and 0.810 with length-grouped batches (which also train
-#   1.4× faster); MiniLM LoRA whole × 1 0.790; MPNet LoRA 2k × 2 0.873, whole × 1 0.883.
+#   1.5× faster); MiniLM LoRA whole × 1 0.790; MPNet LoRA 2k × 2 0.873, whole × 1 0.883.
 #   So the demo trains one pass over the whole split rather than several over a sample.
 # - Head: the bundled encoders are sentence-transformers checkpoints (trained for mean
 #   pooling, with an untrained pooler). A mean-pooling head gave 0.785 / 0.773 / 0.781 (2k × 2,
