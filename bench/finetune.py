@@ -51,7 +51,8 @@ def main() -> int:
     store = Store()
     configs = [c for kind, c in demo_jobs("default") if kind == "finetune"]
     if args.grouping:
-        configs.append({**configs[0], "group_by_length": False, "run_name": "MiniLM full (random batches)"})
+        minilm_full = next(c for c in configs if (c["model"], c["method"]) == ("minilm", "full"))
+        configs.append({**minilm_full, "group_by_length": False, "run_name": "MiniLM full (random batches)"})
     results = {}
     for cfg in configs:
         key = f"{cfg['model']}-{cfg['method']}" + ("" if cfg["group_by_length"] else "-random")
