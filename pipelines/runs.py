@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from . import paths
+from .runfolder import PROB_PREFIX, RunFolder, read_json, write_json  # noqa: F401 - re-exported
 
-PROB_PREFIX = "p::"
 TRACKED_PACKAGES = ("torch", "transformers", "peft", "datasets", "codecarbon", "scikit-learn", "huggingface-hub")
 
 
@@ -75,30 +75,9 @@ def git_hash() -> str | None:
         return None
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (tmp file + rename) so readers never see half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
-    tmp.replace(path)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o)}")
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
-
-
 def write_config(folder: Path, kind: str, config: dict[str, Any], dataset: dict[str, Any],
                  extra: dict[str, Any] | None = None) -> None:
-    write_json(folder / "config.json", {
+    write_json(RunFolder(folder).config, {
         "kind": kind,
         "config": config,
         "dataset": {"id": dataset["id"], "split_hash": dataset["split_hash"], "task": dataset["task"],
@@ -118,13 +97,13 @@ def save_predictions(folder: Path, ids: Sequence, texts: Sequence[str], gold: Se
         df[PROB_PREFIX + str(lab)] = np.asarray(proba)[:, j].astype("float64")
     for k, v in (extra or {}).items():
         df[k] = list(v)
-    path = folder / "predictions.parquet"
+    path = RunFolder(folder).predictions
     df.to_parquet(path, index=False)
     return path
 
 
 def load_predictions(folder: Path) -> pd.DataFrame:
-    return pd.read_parquet(Path(folder) / "predictions.parquet")
+    return pd.read_parquet(RunFolder(folder).predictions)
 
 
 def proba_from_predictions(df: pd.DataFrame, labels: Sequence[str]) -> np.ndarray:
