@@ -1,6 +1,7 @@
-"""Causal language models for the prompting baselines: loading, label scoring, generation.
+"""Hugging Face causal LMs behind the :class:`pipelines.lm.LM` interface: loading, label scoring, generation.
 
-Two ways to ask an LLM for a class (issue 4):
+Any checkpoint ``AutoModelForCausalLM`` loads runs here (a catalog name, a local folder or a
+Hub id: see :mod:`pipelines.lm` for how to add an LLM). Two ways to ask it for a class:
 
 - :meth:`CausalLM.score` — the log-likelihood of each label continuation (verbaliser) after
   a prompt. The prompt is split into a ``head`` shared by every text (instruction + few-shot
@@ -35,11 +36,11 @@ import numpy as np
 import torch
 
 from . import assets
-from .prompting_templates import ScoreRequest
+from .lm import LM, ScoreRequest
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CausalLM", "ScoreRequest", "pick_device"]
+__all__ = ["CausalLM", "pick_device"]
 
 PREFIX_CACHE_SIZE = 16  # heads kept (multi-label prompting has one head per label)
 
@@ -114,7 +115,7 @@ def pick_device(device: str | None = "auto") -> torch.device:
     return torch.device(device)
 
 
-class CausalLM:
+class CausalLM(LM):
     """A Hugging Face causal LM + tokenizer with prompt-scoring helpers (no training)."""
 
     def __init__(self, model: Any, tokenizer: Any, name: str, path: str, device: torch.device,
@@ -166,13 +167,6 @@ class CausalLM:
         if not self.chat:
             raise ValueError(f"model {self.name!r} has no chat template; use a plain-text prompt")
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    def wrap(self, user: str, system: str | None = None) -> str:
-        """Prompt string for one user message (chat template when the model has one, else as is)."""
-        if not self.chat:
-            return user
-        return self.chat_prompt(([{"role": "system", "content": system}] if system else [])
-                                + [{"role": "user", "content": user}])
 
     def encode(self, text: str) -> list[int]:
         # A chat-templated string already holds its special tokens; a plain prompt gets BOS.

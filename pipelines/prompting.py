@@ -4,8 +4,11 @@ A prompting run produces the same run folder as a fine-tune (config.json, metric
 predictions.parquet, emissions.csv, model/, log.txt) on the same test split, so the
 leaderboard compares "just ask an LLM" with the encoders on equal terms.
 
+The model is any :class:`pipelines.lm.LM` (``CausalLM`` for Hugging Face checkpoints; see
+:mod:`pipelines.lm` for adding an LLM); only its interface members are used here.
+
 - *label scoring* (default): softmax over the summed log-likelihood of each label word
-  after the prompt (``CausalLM.score``: shared head KV-cached once, bodies batched). A real
+  after the prompt (``LM.score``; ``CausalLM`` KV-caches the shared head once, bodies batched). A real
   probability per class, never an invalid answer. ``calibrate`` divides by the
   probabilities of content-free inputs ("N/A") and renormalises (Zhao et al., 2021): small
   models answer one label almost always, yet their scores rank well.
@@ -37,6 +40,7 @@ import numpy as np
 
 from . import runs
 from .configs import PromptConfig
+from .lm import LM
 from .predictor import Predictor
 from .prompting_templates import (
     PromptBuilder,
@@ -67,9 +71,12 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 class PromptPredictor(Predictor):
-    """An LLM + a rendered template behind the shared predictor interface."""
+    """An LLM + a rendered template behind the shared predictor interface.
 
-    def __init__(self, lm: Any, builder: PromptBuilder, scoring: str = "label", calibrate: bool = False,
+    ``lm`` may be None only in generate mode with a ``generator`` (tests feed canned answers).
+    """
+
+    def __init__(self, lm: LM | None, builder: PromptBuilder, scoring: str = "label", calibrate: bool = False,
                  max_new_tokens: int = 8, max_retries: int = 2, seed: int = 42, generator: Generator | None = None,
                  calibration: np.ndarray | None = None, calibration_inputs: Sequence[str] | None = None,
                  reuse_prefix: bool = True):
@@ -77,6 +84,8 @@ class PromptPredictor(Predictor):
             raise ValueError(f"scoring must be 'label' or 'generate', got {scoring!r}")
         if calibrate and scoring != "label":
             raise ValueError("--calibrate applies to label scoring only (generated answers have no probabilities)")
+        if lm is None and (scoring == "label" or generator is None):
+            raise ValueError("a prompt predictor needs a language model (only generate mode with a generator can do without)")
         self.lm = lm
         self.builder = builder
         self.labels = list(builder.labels)
@@ -180,12 +189,13 @@ class PromptPredictor(Predictor):
 
 # ------------------------------------------------------------------------ building
 def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool, train: Any = None,
-                    saved: dict[str, Any] | None = None, lm: Any = None,
+                    saved: dict[str, Any] | None = None, lm: LM | None = None,
                     generator: Generator | None = None) -> tuple[PromptPredictor, dict[str, Any]]:
     """Model + template + few-shot examples → predictor, and the ``prompt`` block for config.json.
 
     ``saved`` (a run's recorded prompt block) rebuilds exactly the run's prompt — template text
-    and examples as recorded, not as the files read today.
+    and examples as recorded, not as the files read today. ``lm``: an already loaded model
+    (any :class:`LM`); default: ``CausalLM.load(cfg.model)``.
     """
     from .llm import CausalLM
 
@@ -283,8 +293,6 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
     from .evaluate import evaluate, measure_speed
 
     cfg = PromptConfig.from_dict(config)
-    if cfg.chunk_size < 1 or cfg.batch_size < 1 or cfg.max_retries < 0:
-        raise ValueError("chunk_size and batch_size must be >= 1 and max_retries >= 0")
     ds = ensure_prepared(cfg.dataset)
     test = ds.test if cfg.max_test_samples is None else ds.test.head(cfg.max_test_samples).reset_index(drop=True)
     if len(test) == 0:

@@ -41,19 +41,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from .lm import ScoreRequest
+
 TEMPLATE_DIR = Path(__file__).resolve().parent / "prompts"
 DEFAULT_TEMPLATE = {"single_label": "classify", "multi_label": "yesno"}
 SINGLE, MULTI = "single_label", "multi_label"
 _SENTINEL = "\x00TEXT\x00"
-
-
-@dataclass(frozen=True)
-class ScoreRequest:
-    """Score ``continuations`` after ``head + body``; ``head`` is the part shared across texts."""
-
-    head: str
-    body: str
-    continuations: tuple[str, ...]
 
 
 @dataclass
@@ -215,7 +208,7 @@ def domain_inputs(texts: Sequence[str], seed: int, n: int = 20) -> list[str]:
 class PromptBuilder:
     """Renders the prompt(s) of a template for texts; one question per label when multi-label.
 
-    ``chat``: the model's chat template (``CausalLM.chat_prompt``: messages → prompt string) or
+    ``chat``: the model's chat template (``LM.chat_prompt``: messages → prompt string) or
     None for a plain-text prompt.
     """
 

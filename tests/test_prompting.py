@@ -196,7 +196,7 @@ def test_multi_token_continuations_match_a_plain_forward(smollm):
     """Continuations of 1-3 tokens (stage 2 of the cached path) against the most naive computation."""
     import torch
 
-    from pipelines.prompting_templates import ScoreRequest
+    from pipelines.lm import ScoreRequest
 
     head = smollm.wrap("Rate the review.\n\nReview: superb\nRating: very positive\n\nReview: \x00").split("\x00")[0]
     conts = (" negative", " very positive", " mixed feelings overall")
