@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import typing
 import unicodedata
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from . import paths, prepared
-from .configs import JobConfig
+from .configs import JobConfig, Range
 from .data_bundled import BUNDLED
 from .data_io import DataError, read_table
 from .data_split import build_examples, check_classes, check_ratios, dedupe, label_counts, split, subsample
@@ -76,16 +77,24 @@ class DataSpec(JobConfig):
         "help": "drop rows with an empty text or missing label instead of stopping with an error"})
     max_rows: int | None = field(default=None, metadata={
         "help": "seeded, class-stratified subsample before splitting (default: all rows; movie_genres: 5000; "
-                "0 = all rows)"})
+                "0 = all rows)", "range": Range(2, 1_000_000_000, special=(0,), special_means="all rows")})
     split: list[float] = field(default_factory=lambda: [0.75, 0.15, 0.10], metadata={
         "help": "train validation test ratios"})
-    seed: int = field(default=42, metadata={"help": "seed of the subsample and the split"})
+    seed: int = field(default=42, metadata={"help": "seed of the subsample and the split", "range": Range(0, 2**32 - 1)})
     tokenizer: str = field(default="minilm", metadata={
         "help": "tokenizer for the token-length statistics (catalog name, folder or Hub id; 'none' to skip)"})
-    max_file_mb: float = field(default=200.0, metadata={"help": "refuse files larger than this (MB)"})
+    max_file_mb: float = field(default=200.0, metadata={"help": "refuse files larger than this (MB)",
+                                                        "range": Range(0, 1_000_000)})
     overwrite: bool = field(default=False, metadata={
         "help": "replace an existing prepared dataset of the same id whose split differs"})
 
+
+    def __post_init__(self) -> None:
+        """Field ranges (JobConfig), then the split ratios: refused here, before anything is read."""
+        super().__post_init__()
+        if not all(isinstance(r, (int, float)) and math.isfinite(r) for r in self.split):
+            raise DataError(f"split ratios must be three finite numbers (train validation test), got {self.split}")
+        check_ratios(self.split)
 
 def _slug(text: str) -> str:
     ascii_ = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

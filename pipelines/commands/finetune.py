@@ -22,12 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..finetune import validate_config
     from ..jobs import run_now
     from ..store import Store
 
-    cfg = config_from_args(FinetuneConfig, args)
-    validate_config(cfg)  # bad flags fail here, before a job row exists
+    cfg = config_from_args(FinetuneConfig, args)  # bad flags fail here, before a job row exists
     _check_dataset(cfg.dataset)
     store = Store()
     if args.queue:

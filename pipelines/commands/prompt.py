@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..cli import UserError, format_table
 from ..configs import PromptConfig, add_dataclass_args
+from ..textout import format_table
+from .common import UserError
 
 
 def register(sub) -> None:

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from .. import runs as runfiles
-from ..cli import UserError, format_table
 from ..store import Store
+from ..textout import format_table
+from .common import UserError
 
 
 def register(sub) -> None:
