@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from pipelines.compare import pareto_front
+from pipelines.stats import pareto_front
 
 # Vega's Tableau-10 (distinct, print-safe on white), then Plotly's Dark24 for long lists.
 PALETTE: tuple[str, ...] = (

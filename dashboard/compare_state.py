@@ -21,8 +21,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import export, state
-from pipelines import compare, tables
-from pipelines.compare import Comparison, MixedSplitsError
+from pipelines import compare, stats, tables
+from pipelines.compare import Comparison
+from pipelines.selection import MixedSplitsError
 
 DETAIL_DEFAULT = 6  # per-run charts show this many runs unless the user picks others
 
@@ -44,7 +45,7 @@ def _history(store_path: str, key: tuple, _comp: Comparison) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _significance(key: tuple, run_a: str, run_b: str, _comp: Comparison) -> dict[str, Any]:
-    return compare.significance(_comp, run_a, run_b)
+    return stats.significance(_comp, run_a, run_b)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -30,17 +30,23 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-log = logging.getLogger(__name__)
+from .bootstrap import (
+    CI_LEVEL,
+    CI_RESAMPLES,
+    SEED,
+    confusion_parts,
+    macro_f1_from_counts,
+    percentile_interval,
+    resample_weights,
+)
 
-N_BOOTSTRAP = 1000
-CI_LEVEL = 0.95
-SEED = 0
+log = logging.getLogger(__name__)
 
 
 def compute_metrics(gold: Sequence | np.ndarray, proba: np.ndarray, labels: Sequence[str], multi_label: bool,
                     thresholds: Sequence[float] | np.ndarray | None = None,
                     invalid: Sequence[bool] | np.ndarray | None = None,
-                    n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED) -> dict[str, Any]:
+                    n_bootstrap: int = CI_RESAMPLES, seed: int = SEED) -> dict[str, Any]:
     """Score n predictions against gold labels.
 
     gold: single-label → label strings (or an int array of class indices); multi-label → lists
@@ -225,35 +231,23 @@ def _ovr_auc(y: np.ndarray, proba: np.ndarray, per_class: dict[str, dict[str, An
 # -- bootstrap ------------------------------------------------------------------------------
 
 def bootstrap_cis(correct: np.ndarray, gold_ind: np.ndarray, pred_ind: np.ndarray,
-                  n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED,
+                  n_bootstrap: int = CI_RESAMPLES, seed: int = SEED,
                   level: float = CI_LEVEL) -> tuple[list[float] | None, list[float] | None]:
     """Percentile CIs for accuracy and macro-F1 from n × L gold/prediction indicator matrices.
 
-    Each resample is a vector of counts over the n rows (how often each row was drawn), so
-    per-class TP/FP/FN of all resamples are three matrix products; rows are processed in
-    chunks of resamples to bound memory on large test sets.
+    The resampling is :mod:`pipelines.bootstrap`'s (count weights, chunked), the same the paired
+    significance test of two runs uses.
     """
     n = len(correct)
     if n < 2 or n_bootstrap <= 0:
         return None, None
     rng = np.random.default_rng(seed)
-    tp_i = (gold_ind * pred_ind).astype(np.float64)
-    fp_i = ((1 - gold_ind) * pred_ind).astype(np.float64)
-    fn_i = (gold_ind * (1 - pred_ind)).astype(np.float64)
+    tp_i, fp_i, fn_i = confusion_parts(gold_ind, pred_ind)
     c = correct.astype(np.float64)
-    chunk = max(1, min(n_bootstrap, 5_000_000 // n))
     accs, f1s = [], []
-    for start in range(0, n_bootstrap, chunk):
-        b = min(chunk, n_bootstrap - start)
-        idx = rng.integers(0, n, size=(b, n))
-        w = np.bincount((idx + np.arange(b)[:, None] * n).ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+    for w in resample_weights(n, n_bootstrap, rng, max_cells=5_000_000):
         accs.append(w @ c / n)
-        tp, fp, fn = w @ tp_i, w @ fp_i, w @ fn_i
-        denom = 2 * tp + fp + fn
-        f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-        f1s.append(f1.mean(axis=1))
-    alpha = (1 - level) / 2 * 100
-    q = [alpha, 100 - alpha]
-    acc_ci = np.percentile(np.concatenate(accs), q)
-    f1_ci = np.percentile(np.concatenate(f1s), q)
-    return [float(acc_ci[0]), float(acc_ci[1])], [float(f1_ci[0]), float(f1_ci[1])]
+        f1s.append(macro_f1_from_counts(w @ tp_i, w @ fp_i, w @ fn_i))
+    acc_ci = percentile_interval(np.concatenate(accs), level)
+    f1_ci = percentile_interval(np.concatenate(f1s), level)
+    return list(acc_ci), list(f1_ci)

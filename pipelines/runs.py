@@ -129,20 +129,11 @@ def delete_run(store, run_id: str) -> None:
 
 
 def summary_from_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The few numbers lists and leaderboards need, copied into the store's runs row."""
-    keys = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "roc_auc", "subset_accuracy", "hamming_loss",
-            "invalid_rate")
-    out = {k: metrics[k] for k in keys if metrics.get(k) is not None}
-    for k in ("accuracy_ci", "macro_f1_ci"):
-        if k in metrics:
-            out[k] = metrics[k]
-    em = metrics.get("emissions") or {}
-    out["energy_kwh"] = em.get("total_energy_kwh")
-    out["co2_kg"] = em.get("total_co2_kg")
-    size = metrics.get("model") or {}
-    out["params"] = size.get("total_params")
-    out["size_mb"] = size.get("size_mb")
-    speed = metrics.get("speed") or {}
-    out["latency_ms"] = speed.get("latency_ms")
-    out["throughput"] = speed.get("throughput")
-    return out
+    """The few numbers lists and leaderboards need, copied into the store's runs row.
+
+    One value per registered metric column (:mod:`pipelines.columns`), raw as metrics.json has it,
+    plus the CIs; missing values are left out.
+    """
+    from .columns import summary
+
+    return {k: v for k, v in summary(metrics).items() if v is not None}

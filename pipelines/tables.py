@@ -5,45 +5,27 @@ Pure pandas (no Streamlit): the Compare page shows :func:`display_table`, the Ex
 :func:`to_latex`, :func:`to_text` or :func:`to_json`. Input is ``Comparison.runs`` from
 :mod:`pipelines.compare` (one row per run).
 
-"Best" is per column and direction: highest accuracy, macro-F1 and throughput; lowest energy,
-CO2, latency, parameter count and size. Ties are all marked; missing values never win. Text
-formats mark the best cell (bold in Markdown/LaTeX, ``*`` in plain text); CSV and JSON stay
-numeric and name the columns a run is best in (``best_in``).
+The columns, their headers and directions come from :mod:`pipelines.columns` (the registry of
+metric columns). "Best" is per column and direction (e.g. highest accuracy, lowest energy).
+Ties are all marked; missing values never win. Text formats mark the best cell (bold in
+Markdown/LaTeX, ``*`` in plain text); CSV and JSON stay numeric and name the columns a run is
+best in (``best_in``). LaTeX is written by pandas' ``Styler.to_latex``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler  # imported with the module: pandas loads it lazily, ~0.2 s
 
+from .columns import MetricColumn, best_rule, table_columns
+
 BEST_MARK = " ★"
 
 
-@dataclass(frozen=True)
-class Column:
-    key: str
-    header: str
-    higher_is_better: bool
-    digits: int
-    ci: bool = False
-    short: str = ""  # narrower header for the on-screen table
-
-
-COLUMNS: tuple[Column, ...] = (
-    Column("accuracy", "Accuracy (± 95% CI)", True, 3, ci=True, short="Accuracy ± CI"),
-    Column("macro_f1", "Macro-F1 (± 95% CI)", True, 3, ci=True, short="Macro-F1 ± CI"),
-    Column("energy_kwh", "Energy (kWh)", False, 3, short="Energy kWh"),
-    Column("co2_g", "CO2eq (g)", False, 3, short="CO2eq g"),
-    Column("latency_ms", "Latency (ms/text)", False, 3, short="ms/text"),
-    Column("throughput", "Throughput (texts/s)", True, 3, short="texts/s"),
-    Column("params_m", "Params (M)", False, 3, short="Params M"),
-    Column("size_mb", "Size (MB)", False, 3, short="Size MB"),
-)
 ID_COLUMNS = {"label": "Run", "model": "Model", "method": "Method"}
 
 
@@ -55,7 +37,7 @@ def best_cells(runs: pd.DataFrame) -> dict[str, set[str]]:
     """Column key → run ids holding the best value (ties included; NaN never best)."""
     out: dict[str, set[str]] = {}
     ids = np.asarray(runs["run_id"] if "run_id" in runs.columns else runs.index, dtype=object)
-    for col in COLUMNS:
+    for col in table_columns():
         if col.key not in runs.columns:
             continue
         v = pd.to_numeric(runs[col.key], errors="coerce").to_numpy(dtype=np.float64)
@@ -82,13 +64,13 @@ def _sig(v: float, digits: int) -> str:
     return f"{v:,.{decimals}f}"
 
 
-def format_cell(row, col: Column) -> str:
+def format_cell(row, col: MetricColumn) -> str:
     """One cell's text; ``row`` is a mapping (a record dict or a Series)."""
     v = row.get(col.key)
     if not _finite(v):
         return "–"
     if col.ci:
-        lo, hi = row.get(f"{col.key}_lo"), row.get(f"{col.key}_hi")
+        lo, hi = (row.get(b) for b in col.bounds)
         if _finite(lo) and _finite(hi):
             return f"{float(v):.3f} ± {(float(hi) - float(lo)) / 2:.3f}"
         return f"{float(v):.3f}"
@@ -102,11 +84,12 @@ def formatted(runs: pd.DataFrame, mark=None, short: bool = False, ids: dict[str,
     """
     best = best_cells(runs)
     id_cols = ID_COLUMNS if ids is None else ids
-    headers = [c.short if short else c.header for c in COLUMNS]
+    cols = table_columns()
+    headers = [c.short if short else c.header for c in cols]
     data: dict[str, list[str]] = {h: ["" if pd.isna(v) else str(v) for v in runs[k]] if k in runs.columns
                                   else [""] * len(runs) for k, h in id_cols.items()}
     records = runs.to_dict("records")
-    for col, header in zip(COLUMNS, headers):
+    for col, header in zip(cols, headers):
         cells = []
         winners = best.get(col.key, set())
         for rid, r in zip(runs.index, records):
@@ -135,12 +118,12 @@ def numeric_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Numbers only (CI bounds as their own columns) plus ``best_in``: for CSV and JSON."""
     best = best_cells(runs)
     cols = ["run_id", "name", "label", "model", "method", "kind", "dataset_id", "split_hash"]
-    for c in COLUMNS:
+    for c in table_columns():
         cols.append(c.key)
         if c.ci:
-            cols += [f"{c.key}_lo", f"{c.key}_hi"]
+            cols += list(c.bounds)
     out = runs.reindex(columns=cols).copy()
-    out["best_in"] = [";".join(c.key for c in COLUMNS if rid in best.get(c.key, set())) for rid in runs.index]
+    out["best_in"] = [";".join(c.key for c in table_columns() if rid in best.get(c.key, set())) for rid in runs.index]
     return out.reset_index(drop=True)
 
 
@@ -160,13 +143,12 @@ def _md_escape(text: str) -> str:
 def to_markdown(runs: pd.DataFrame, caption: str | None = None) -> str:
     """GitHub-flavoured Markdown table; best cells in bold."""
     t = formatted(runs, mark=lambda s: f"**{s}**")
-    align = ["---"] * len(ID_COLUMNS) + ["---:"] * len(COLUMNS)
+    align = ["---"] * len(ID_COLUMNS) + ["---:"] * len(table_columns())
     lines = ["| " + " | ".join(map(_md_escape, t.columns)) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(_md_escape(str(v)) for v in row) + " |" for row in t.itertuples(index=False)]
     if caption:
         lines = [caption, ""] + lines
-    return "\n".join(lines) + "\n\nBold: best value in its column (higher accuracy, F1 and throughput; lower " \
-                              "energy, CO2, latency, parameters and size).\n"
+    return "\n".join(lines) + f"\n\nBold: best value in its column ({best_rule()}).\n"
 
 
 _LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
@@ -177,23 +159,24 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in str(text))
 
 
+def _latex_cell(text: str) -> str:
+    return latex_escape(text).replace("±", r"$\pm$").replace("–", "--")
+
+
 def to_latex(runs: pd.DataFrame, caption: str = "Comparison of runs on the same test split",
              label: str = "tab:comparison") -> str:
-    """A booktabs table (needs \\usepackage{booktabs}); best cells in \\textbf."""
-    t = formatted(runs, mark=lambda s: "\x00" + s + "\x01")
-
-    def cell(v: str) -> str:
-        v = latex_escape(v).replace("±", r"$\pm$").replace("–", "--").replace("★", "")
-        return v.replace("\x00", r"\textbf{").replace("\x01", "}")
-
-    headers = [latex_escape(h).replace("±", r"$\pm$") for h in t.columns]
-    spec = "l" * len(ID_COLUMNS) + "r" * len(COLUMNS)
-    lines = [r"\begin{table}[ht]", r"\centering", r"\small", rf"\caption{{{latex_escape(caption)}}}",
-             rf"\label{{{label}}}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(headers) + r" \\",
-             r"\midrule"]
-    lines += [" & ".join(cell(str(v)) for v in row) + r" \\" for row in t.itertuples(index=False)]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
+    """A booktabs table (needs \\usepackage{booktabs}) from ``Styler.to_latex``; best cells in \\textbf."""
+    t = formatted(runs)
+    best = best_cells(runs)
+    marks = pd.DataFrame("", index=t.index, columns=t.columns)
+    for col in table_columns():
+        marks.loc[t.index.isin(list(best.get(col.key, ()))), col.header] = "textbf:--rwrap;"
+    styler = (t.map(_latex_cell).style.hide(axis="index").format_index(_latex_cell, axis=1)
+              .apply(lambda _: marks, axis=None))
+    spec = "l" * len(ID_COLUMNS) + "r" * len(table_columns())
+    tex = styler.to_latex(column_format=spec, position="ht", position_float="centering", hrules=True,
+                          caption=latex_escape(caption), label=label, environment="table")
+    return tex.replace("\\centering\n", "\\centering\n\\small\n", 1)
 
 
 def to_text(runs: pd.DataFrame) -> str:
@@ -201,7 +184,7 @@ def to_text(runs: pd.DataFrame) -> str:
     t = formatted(runs, mark=lambda s: s + "*")
     cols = list(t.columns)
     widths = [max(len(c), *(len(str(v)) for v in t[c])) if len(t) else len(c) for c in cols]
-    right = [False] * len(ID_COLUMNS) + [True] * len(COLUMNS)
+    right = [False] * len(ID_COLUMNS) + [True] * len(table_columns())
 
     def line(values) -> str:
         return "  ".join(str(v).rjust(w) if r else str(v).ljust(w) for v, w, r in zip(values, widths, right))

@@ -1,5 +1,5 @@
-"""pipelines.compare and ``python -m pipelines compare``: loading runs of one split, refusing mixes,
-paired significance tests, the Pareto front. Real runs from the pipeline (tests/fixtures_runs.py)."""
+"""pipelines.compare, .selection, .stats and ``python -m pipelines compare``: loading runs of one split,
+refusing mixes, paired significance tests, the Pareto front. Real runs from the pipeline (tests/fixtures_runs.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import stats as scipy_stats
 
-from pipelines import compare, paths
-from pipelines.compare import MixedSplitsError
+from pipelines import bootstrap, compare, paths, stats
+from pipelines.selection import MixedSplitsError
 
 # ------------------------------------------------------------------------ significance
 
@@ -22,24 +22,24 @@ def test_mcnemar_exact_matches_binomial_reference():
     # 3 examples only A gets right, 9 only B: 12 discordant pairs < 25 -> exact binomial test.
     ca = np.array([1] * 3 + [0] * 9 + [1] * 50 + [0] * 10, dtype=bool)
     cb = np.array([0] * 3 + [1] * 9 + [1] * 50 + [0] * 10, dtype=bool)
-    res = compare.mcnemar(ca, cb)
+    res = stats.mcnemar(ca, cb)
     assert (res["only_a_correct"], res["only_b_correct"], res["both_correct"], res["both_wrong"]) == (3, 9, 50, 10)
     assert res["method"] == "exact binomial"
-    assert res["p_value"] == pytest.approx(stats.binomtest(3, 12, 0.5).pvalue)
+    assert res["p_value"] == pytest.approx(scipy_stats.binomtest(3, 12, 0.5).pvalue)
     assert res["p_value"] == pytest.approx(0.146, abs=0.001)
 
 
 def test_mcnemar_chi_square_for_many_discordant_pairs_and_none():
     ca = np.array([1] * 10 + [0] * 40, dtype=bool)
     cb = ~ca
-    res = compare.mcnemar(ca, cb)
+    res = stats.mcnemar(ca, cb)
     assert res["method"].startswith("chi-square")
     assert res["statistic"] == pytest.approx((abs(10 - 40) - 1) ** 2 / 50)
-    assert res["p_value"] == pytest.approx(stats.chi2.sf((30 - 1) ** 2 / 50, 1))
-    same = compare.mcnemar(ca, ca)
+    assert res["p_value"] == pytest.approx(scipy_stats.chi2.sf((30 - 1) ** 2 / 50, 1))
+    same = stats.mcnemar(ca, ca)
     assert same["p_value"] == 1.0 and same["only_a_correct"] == same["only_b_correct"] == 0
     with pytest.raises(ValueError, match="same length"):
-        compare.mcnemar(ca, ca[:-1])
+        stats.mcnemar(ca, ca[:-1])
 
 
 def _onehot(idx, k):
@@ -53,15 +53,15 @@ def test_paired_bootstrap_detects_a_real_difference_and_not_a_null_one():
     good = np.where(rng.random(n) < 0.9, gold, (gold + 1) % k)   # ~90% right
     bad = np.where(rng.random(n) < 0.6, gold, (gold + 1) % k)    # ~60% right
     g, pg, pb = _onehot(gold, k), _onehot(good, k), _onehot(bad, k)
-    res = compare.paired_bootstrap(g, pb, pg, "accuracy", n_bootstrap=1000)
+    res = stats.paired_bootstrap(g, pb, pg, "accuracy", n_bootstrap=1000)
     assert res["difference"] == pytest.approx((good == gold).mean() - (bad == gold).mean())
     assert res["p_value"] < 0.01 and res["ci"][0] > 0
-    f1 = compare.paired_bootstrap(g, pb, pg, "macro_f1", n_bootstrap=1000)
+    f1 = stats.paired_bootstrap(g, pb, pg, "macro_f1", n_bootstrap=1000)
     assert f1["difference"] > 0.2 and f1["p_value"] < 0.01
-    null = compare.paired_bootstrap(g, pg, pg, "macro_f1", n_bootstrap=500)
+    null = stats.paired_bootstrap(g, pg, pg, "macro_f1", n_bootstrap=500)
     assert null["difference"] == 0 and null["p_value"] == 1.0
     with pytest.raises(ValueError, match="accuracy' or 'macro_f1"):
-        compare.paired_bootstrap(g, pg, pg, "auc")
+        stats.paired_bootstrap(g, pg, pg, "auc")
 
 
 def test_macro_f1_in_bootstrap_matches_sklearn():
@@ -72,15 +72,15 @@ def test_macro_f1_in_bootstrap_matches_sklearn():
     tp = (_onehot(gold, 4) * _onehot(pred, 4)).sum(0).astype(float)
     fp = ((1 - _onehot(gold, 4)) * _onehot(pred, 4)).sum(0).astype(float)
     fn = (_onehot(gold, 4) * (1 - _onehot(pred, 4))).sum(0).astype(float)
-    assert compare._macro_f1_from_counts(tp, fp, fn) == pytest.approx(f1_score(gold, pred, average="macro"))
+    assert bootstrap.macro_f1_from_counts(tp, fp, fn) == pytest.approx(f1_score(gold, pred, average="macro"))
 
 
 def test_p_value_in_words():
-    assert compare.p_value_in_words(0.03) == "p = 0.03: the difference is unlikely to be chance at the 5% level"
-    assert compare.p_value_in_words(0.0004).startswith("p < 0.001: the difference is unlikely")
-    words = compare.p_value_in_words(0.41)
+    assert stats.p_value_in_words(0.03) == "p = 0.03: the difference is unlikely to be chance at the 5% level"
+    assert stats.p_value_in_words(0.0004).startswith("p < 0.001: the difference is unlikely")
+    words = stats.p_value_in_words(0.41)
     assert words.startswith("p = 0.41: the difference could well be chance") and "not significant" in words
-    assert "1% level" in compare.p_value_in_words(0.03, alpha=0.01) and "could well" in compare.p_value_in_words(
+    assert "1% level" in stats.p_value_in_words(0.03, alpha=0.01) and "could well" in stats.p_value_in_words(
         0.03, alpha=0.01)
 
 
@@ -90,10 +90,10 @@ def test_pareto_front_keeps_only_undominated_points():
     quality = [0.80, 0.85, 0.70, 0.85, 0.90, np.nan, 0.60]
     cost = [1.0, 2.0, 0.5, 3.0, 10.0, 0.1, 0.5]
     # 0.85@3.0 is dominated by 0.85@2.0; 0.60@0.5 by 0.70@0.5; NaN is never on the front.
-    assert compare.pareto_front(quality, cost).tolist() == [True, True, True, False, True, False, False]
-    assert compare.pareto_front([0.5, 0.5], [1.0, 1.0]).tolist() == [True, True]  # equal points: both stay
+    assert stats.pareto_front(quality, cost).tolist() == [True, True, True, False, True, False, False]
+    assert stats.pareto_front([0.5, 0.5], [1.0, 1.0]).tolist() == [True, True]  # equal points: both stay
     with pytest.raises(ValueError, match="same length"):
-        compare.pareto_front([1, 2], [1])
+        stats.pareto_front([1, 2], [1])
 
 
 # ------------------------------------------------------------------- real runs, one split
@@ -123,7 +123,7 @@ def test_load_comparison_of_real_runs(two_runs, store):
 def test_significance_between_two_real_runs(two_runs, store):
     comp = compare.load_comparison(store, run_ids=two_runs.run_ids)
     a, b = two_runs.run_ids
-    res = compare.significance(comp, a, b, n_bootstrap=300)
+    res = stats.significance(comp, a, b, n_bootstrap=300)
     pa, pb = comp.predictions(a), comp.predictions(b)
     ca = (pa["gold"] == pa["pred"]).to_numpy()
     cb = (pb.set_index("id").loc[pa["id"], "pred"].to_numpy() == pa["gold"].to_numpy())

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from dashboard import charts, export
-from pipelines import compare
+from pipelines import compare, stats
 
 
 def _ensure_chromium() -> None:
@@ -79,7 +79,7 @@ def test_table_files(comp):
 
 def test_bundle_zip_holds_the_whole_comparison(comp, figures):
     a, b = comp.run_ids
-    sig = compare.significance(comp, a, b, n_bootstrap=200)
+    sig = stats.significance(comp, a, b, n_bootstrap=200)
     data = export.bundle_zip(comp, figures, significance=sig)
     zf = zipfile.ZipFile(io.BytesIO(data))
     names = set(zf.namelist())

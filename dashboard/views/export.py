@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:  # when this page is run on its own
 import streamlit as st  # noqa: E402
 
 from dashboard import compare_state, export, state  # noqa: E402
-from pipelines.compare import significance  # noqa: E402
+from pipelines.stats import significance  # noqa: E402
 
 CHART_TITLES = {
     "pareto_energy": "Quality vs energy (Pareto)",

@@ -2,7 +2,8 @@
 
 Runs on different splits are refused with the reason (which run is on which split), since
 their numbers would not be comparable. The table formats are shared with the dashboard's
-Export page (``pipelines/tables.py``), so the CLI and the dashboard print the same table.
+Export page (``pipelines/tables.py``), so the CLI and the dashboard print the same table; its
+columns (and the ``--sort`` choices) are the registered metric columns (``pipelines/columns.py``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import argparse
 import logging
 import sys
 
+from ..columns import table_columns
+
 log = logging.getLogger(__name__)
 
+# The keys of pipelines.tables.FORMATS (a test checks they agree): importing tables here would load
+# pandas for every command of the CLI, since all commands register at start-up.
 FORMATS = ("table", "markdown", "csv", "latex", "json")
-SORT_KEYS = ("macro_f1", "accuracy", "energy_kwh", "co2_g", "latency_ms", "throughput", "params_m", "size_mb",
-             "created")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     who.add_argument("--dataset", metavar="ID", help="all runs on this dataset's current split")
     who.add_argument("--runs", nargs="+", metavar="ID", help="these runs (all must be on one split)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    p.add_argument("--sort", choices=SORT_KEYS, default="macro_f1",
+    sort_keys = [c.key for c in table_columns()] + ["created"]
+    p.add_argument("--sort", choices=sort_keys, default="macro_f1",
                    help="order rows by this column, best first (default: macro_f1); 'created': oldest first")
     p.add_argument("--test", nargs=2, metavar=("RUN_A", "RUN_B"),
                    help="also run paired significance tests (McNemar, paired bootstrap) of RUN_B against RUN_A")
@@ -34,9 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipelines import tables
-    from pipelines.compare import load_comparison, p_value_in_words, significance
-
+    from .. import tables
+    from ..compare import load_comparison
+    from ..stats import p_value_in_words, significance
     from ..store import Store
 
     store = Store()
