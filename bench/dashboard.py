@@ -29,13 +29,11 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 TARGET_COMPARE_S = 1.5
 RUN_FILES = ("config.json", "metrics.json", "predictions.parquet", "emissions.csv", "log.txt")

@@ -17,12 +17,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import tempfile
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 TARGET_BEST, TARGET_MINILM, TARGET_GAP = 0.88, 0.80, 0.03
 

@@ -26,12 +26,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import tempfile
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 TARGET_SPEEDUP, TARGET_FEW_COST, TARGET_CAL, TARGET_BEST = 3.0, 1.5, 0.75, 0.80
 

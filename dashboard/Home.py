@@ -3,20 +3,17 @@
 Defines the pages with ``st.navigation`` (one page one file, in ``dashboard/views/``; a
 ``pages/`` folder would switch on Streamlit's legacy auto-navigation) and a sidebar status
 line. Every rerun starts here, so this file stays cheap: no model, no heavy import.
+``dashboard`` and ``pipelines`` are imported as the installed package (``pip install -e .``,
+done by ``make``), since ``streamlit run`` puts only ``dashboard/`` on the path.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `streamlit run` puts dashboard/ on the path, not the repo root
-    sys.path.insert(0, str(ROOT))
-
-from dashboard import sidebar  # noqa: E402
+from dashboard import sidebar
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
@@ -39,7 +36,7 @@ PAGES = {
 
 nav = {
     section: [st.Page(VIEWS / f, title=title, icon=icon, default=default)
-              for f, title, icon, default in pages if (VIEWS / f).exists()]
+              for f, title, icon, default in pages]
     for section, pages in PAGES.items()
 }
 page = st.navigation(nav)

@@ -1,38 +1,24 @@
 """Streamlit inputs generated from a config dataclass: one widget per field, help from its metadata.
 
 The job dataclasses (``FinetuneConfig``, ``PromptConfig``) are the single place a knob is
-defined; the CLI builds its flags from them and this module builds the form, so defaults
-and help texts can never drift apart.
+defined; the CLI builds its flags and this module builds the form from the same
+``configs.config_fields``, so defaults and help texts can never drift apart, and the
+dataclass's own ``__post_init__`` refuses an out-of-range value either way.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from typing import Any
 
 import streamlit as st
 
-
-def _unwrap(tp: Any) -> tuple[Any, bool]:
-    """(inner type, optional?) for ``X | None``."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Union or origin is types.UnionType:
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return (args[0] if args else str), True
-    return tp, False
-
-
-def default_of(f: dataclasses.Field) -> Any:
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return f.default_factory()  # type: ignore[misc]
-    return None if f.default is dataclasses.MISSING else f.default
+from pipelines.configs import FieldInfo, config_fields
 
 
 def _parse(text: str, tp: Any, name: str) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (list, tuple):
+    if typing.get_origin(tp) in (list, tuple):
         inner = (typing.get_args(tp) or (str,))[0]
         return [_parse(p.strip(), inner, name) for p in text.split(",") if p.strip()]
     try:
@@ -48,18 +34,17 @@ def _parse(text: str, tp: Any, name: str) -> Any:
 AUTO = "(default)"
 
 
-def field_input(cls: type, f: dataclasses.Field, key: str, value: Any = dataclasses.MISSING,
-                choices: list[str] | None = None) -> Any:
+def field_input(f: FieldInfo, key: str, value: Any = dataclasses.MISSING, choices: list[str] | None = None) -> Any:
     """One widget for one field; returns the parsed value (raises ValueError with the field's name).
 
     ``choices`` turns a free-text field into a select box (an optional field gets a "(default)" entry).
+    Ranges are checked by the config dataclass itself when the form's values build it.
     """
-    hints = typing.get_type_hints(cls)
-    tp, optional = _unwrap(hints[f.name])
-    default = default_of(f) if value is dataclasses.MISSING else value
-    label = f.name.replace("_", " ")
-    help_ = f.metadata.get("help") or None
-    choices = choices or f.metadata.get("choices")
+    tp, optional = f.type, f.optional
+    default = f.default if value is dataclasses.MISSING else value
+    label = f.label
+    help_ = f.help or None
+    choices = choices or (list(f.choices) if f.choices else None)
     if choices:
         opts = ([AUTO] if optional else []) + list(choices)
         picked = st.selectbox(label, opts, index=opts.index(default) if default in opts else 0, help=help_, key=key)
@@ -80,7 +65,7 @@ def field_input(cls: type, f: dataclasses.Field, key: str, value: Any = dataclas
     if not text:
         if optional:
             return None
-        if typing.get_origin(tp) in (list, tuple):
+        if f.is_list:
             return []
         if tp is str:
             return ""
@@ -91,7 +76,8 @@ def field_input(cls: type, f: dataclasses.Field, key: str, value: Any = dataclas
 def config_form(cls: type, prefix: str, fixed: dict[str, Any], main: list[str], columns: int = 3,
                 values: dict[str, Any] | None = None,
                 choices: dict[str, list[str]] | None = None) -> tuple[dict[str, Any], list[str]]:
-    """Inputs for every field of ``cls`` not in ``fixed``: ``main`` fields in view, the rest in an expander.
+    """Inputs for every field of ``cls`` not in ``fixed``: ``main`` fields in view (in that order), the rest
+    in an expander.
 
     Returns (config dict, errors). ``values`` overrides defaults (e.g. a preset); ``choices`` gives
     select-box options for free-text fields (e.g. the installed prompt templates).
@@ -100,16 +86,16 @@ def config_form(cls: type, prefix: str, fixed: dict[str, Any], main: list[str], 
     choices = choices or {}
     out: dict[str, Any] = dict(fixed)
     errors: list[str] = []
-    fields = [f for f in dataclasses.fields(cls) if f.name not in fixed]
-    first = [f for f in fields if f.name in main]
-    rest = [f for f in fields if f.name not in main]
+    fields = {f.name: f for f in config_fields(cls, skip=tuple(fixed))}
+    first = [fields[name] for name in main if name in fields]
+    rest = [f for f in fields.values() if f.name not in main]
 
-    def render(group: list[dataclasses.Field]) -> None:
+    def render(group: list[FieldInfo]) -> None:
         cols = st.columns(columns)
         for i, f in enumerate(group):
             with cols[i % columns]:
                 try:
-                    out[f.name] = field_input(cls, f, f"{prefix}_{f.name}", values.get(f.name, dataclasses.MISSING),
+                    out[f.name] = field_input(f, f"{prefix}_{f.name}", values.get(f.name, dataclasses.MISSING),
                                               choices.get(f.name))
                 except ValueError as exc:
                     errors.append(str(exc))

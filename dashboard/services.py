@@ -183,24 +183,3 @@ def run_cli(args: list[str], timeout: float = 600.0) -> tuple[bool, str]:
     tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-5:]
     return False, "\n".join(tail) or f"`python -m pipelines {' '.join(args)}` exited with code {proc.returncode}"
 
-
-def spec_to_cli(spec: Any) -> list[str]:
-    """``data prepare`` arguments reproducing a DataSpec (only fields that differ from the defaults)."""
-    import dataclasses
-
-    args = [str(spec.source)]
-    for f in dataclasses.fields(spec):
-        if f.name == "source":
-            continue
-        value = getattr(spec, f.name)
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
-        if value == default:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(value, bool):
-            args.append(flag if value else "--no-" + f.name.replace("_", "-"))
-        elif isinstance(value, (list, tuple)):
-            args += [flag, *[str(v) for v in value]]
-        elif value is not None:
-            args.append(f"{flag}={value}")
-    return args

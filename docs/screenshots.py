@@ -1,7 +1,7 @@
 """Screenshots of every dashboard page over a real workspace, for the README.
 
-    .venv/bin/python docs/screenshots.py            # the repository's workspace (after `make run`'s demo)
-    .venv/bin/python docs/screenshots.py --home DIR # another workspace (WORKBENCH_HOME)
+    .venv/bin/python -m docs.screenshots            # the repository's workspace (after `make run`'s demo)
+    .venv/bin/python -m docs.screenshots --home DIR # another workspace (WORKBENCH_HOME)
 
 Starts its own ``streamlit run`` on a free loopback port (the one `make run` opened is left
 alone), visits each page as a user would (a Playground prediction, the Data page's token
@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from tests.browser_support import CHROMIUM, VIEWPORT, full_page_screenshot, start_dashboard, stop_process_group
 
-from tests.browser_support import CHROMIUM, VIEWPORT, full_page_screenshot, start_dashboard, stop_process_group  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 PLAYGROUND_TEXT = "A gripping, beautifully shot film with a terrific cast, let down by a limp final act."
 

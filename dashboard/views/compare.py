@@ -9,18 +9,11 @@ reload or a shared link shows the same comparison.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # when this page is run on its own (`streamlit run dashboard/views/compare.py`)
-    sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
-
-from dashboard import compare_state, state  # noqa: E402
-from dashboard.charts import COST_AXES, QUALITY_AXES  # noqa: E402
-from dashboard.export import CONFUSION_MAX  # noqa: E402
+from dashboard import compare_state, state
+from dashboard.charts import COST_AXES, QUALITY_AXES
+from dashboard.export import CONFUSION_MAX
 
 st.title("Compare runs")
 sel = compare_state.select("compare")

@@ -19,6 +19,7 @@ import streamlit as st
 from dashboard import figs, services, state
 from pipelines import paths
 from pipelines.assets import ASSETS
+from pipelines.configs import to_cli_args
 from pipelines.data import BUNDLED, DataError, DataSpec, dataset_id_for, load_examples
 from pipelines.data_io import read_table
 from pipelines.data_split import label_counts
@@ -128,7 +129,7 @@ def bundled() -> None:
 
 def _save(spec: DataSpec) -> None:
     with st.spinner("Preparing (validation, split, token statistics)…"):
-        ok, msg = services.run_cli(["data", "prepare", *services.spec_to_cli(spec)])
+        ok, msg = services.run_cli(["data", "prepare", spec.source, *to_cli_args(spec, skip=("source",))])
     state.refresh()
     if ok:
         new_id = dataset_id_for(spec)

@@ -8,17 +8,10 @@ are small and built at once. Charts are the same objects the Compare page shows.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # when this page is run on its own
-    sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
-
-from dashboard import compare_state, export, state  # noqa: E402
-from pipelines.stats import significance  # noqa: E402
+from dashboard import compare_state, export, state
+from pipelines.stats import significance
 
 CHART_TITLES = {
     "pareto_energy": "Quality vs energy (Pareto)",

@@ -16,15 +16,11 @@ import streamlit as st
 from dashboard import forms, services, state, widgets
 from pipelines import configs
 from pipelines.assets import ASSETS
+from pipelines.shortlist import shortlist as read_shortlist
 
-try:
-    from pipelines.catalog import shortlist as read_shortlist
-except ImportError:  # Hub/catalog area not installed in this build
-    read_shortlist = None
-
-PromptConfig = getattr(configs, "PromptConfig", None)
+# The settings shown in view, in this order; the rest go into the "All settings" expander.
 FINETUNE_MAIN = ["method", "epochs", "learning_rate", "batch_size", "max_length", "max_train_samples", "run_name"]
-PROMPT_MAIN = ["mode", "k", "template", "scoring", "calibrate", "max_test_samples", "run_name"]
+PROMPT_MAIN = ["mode", "k", "scoring", "template", "calibrate", "max_test_samples", "run_name"]
 
 st.title("Runs")
 
@@ -34,7 +30,7 @@ dataset_id = state.dataset_picker(key="runs_dataset")
 def model_options(kind: str) -> dict[str, str]:
     """model_ref → label: the dataset's shortlist first, then the bundled catalog models of that kind."""
     out: dict[str, str] = {}
-    if read_shortlist and dataset_id:
+    if dataset_id:
         for c in read_shortlist(dataset_id, state.store()):
             if (c.get("kind") or kind) == kind and c.get("runnable", True):
                 out[c.get("model_ref") or c["id"]] = f"{c['id']} (shortlist)"
@@ -87,16 +83,14 @@ else:
         st.success(st.session_state.pop("runs_flash"))
     with st.container(border=True):
         st.subheader("New run")
-        kinds = ["Fine-tune an encoder"] + (["Prompt an LLM (zero/few-shot)"] if PromptConfig else [])
+        kinds = ["Fine-tune an encoder", "Prompt an LLM (zero/few-shot)"]
         which = st.radio("Kind", kinds, key="runs_kind", horizontal=True, label_visibility="collapsed")
         if which == "Fine-tune an encoder":
             st.caption("Full fine-tune or LoRA with HF Trainer; early stopping on validation macro-F1.")
             configure("finetune", configs.FinetuneConfig, FINETUNE_MAIN)
-        elif which and PromptConfig is not None:
+        elif which:
             st.caption("Label scoring (a probability per class) or generate-and-parse, on the same test split.")
-            configure("prompt", PromptConfig, PROMPT_MAIN)
-        if PromptConfig is None:
-            st.caption("LLM baselines are not available in this build (no PromptConfig).")
+            configure("prompt", configs.PromptConfig, PROMPT_MAIN)
 
 
 # ------------------------------------------------------------------ queue
