@@ -23,8 +23,9 @@ import urllib.request
 from typing import Any
 
 from pipelines import paths
-from pipelines.jobs import worker_alive
-from pipelines.store import Store, _pid_alive
+from pipelines.procs import pid_alive, spawn_detached
+from pipelines.store import Store
+from pipelines.worker import worker_alive
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,8 @@ def _reap() -> None:
 def _spawn(name: str, args: list[str], store: Store) -> int:
     """Start ``python -m pipelines <args>`` detached; log to models/<name>.log; record a marker."""
     _reap()
-    paths.ensure_dirs()
     logfile = paths.models_dir() / f"{name}.log"
-    with open(logfile, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines", *args], cwd=paths.REPO_ROOT, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                env=os.environ.copy())
+    proc = spawn_detached(args, logfile)
     _children.append(proc)
     store.put(KV, f"spawn:{name}", {"pid": proc.pid, "at": time.time()})
     log.info("started %s (pid %s), log %s", name, proc.pid, logfile)
@@ -66,7 +63,7 @@ def _recent_spawn(store: Store, name: str) -> int | None:
     """Pid of a process we started a moment ago that is still coming up."""
     _reap()
     mark = store.get(KV, f"spawn:{name}")
-    if mark and time.time() - mark["at"] < SPAWN_GRACE_S and _pid_alive(mark["pid"]):
+    if mark and time.time() - mark["at"] < SPAWN_GRACE_S and pid_alive(mark["pid"]):
         return int(mark["pid"])
     return None
 
@@ -105,7 +102,7 @@ def _http(url: str, body: dict[str, Any] | None = None, timeout: float = 5.0) ->
 def service_info(store: Store) -> dict[str, Any] | None:
     """The running predictor service's record plus its health, or None when none answers."""
     rec = store.get(KV, PREDICTOR_KEY)
-    if not rec or not _pid_alive(rec.get("pid")):
+    if not rec or not pid_alive(rec.get("pid")):
         return None
     try:
         health = _http(rec["url"] + "/health", timeout=2.0)
@@ -128,7 +125,7 @@ def ensure_service(store: Store, wait_s: float = 90.0) -> str:
         if info:
             return info["url"]
         mark = store.get(KV, "spawn:predictor")
-        if mark and not _pid_alive(mark["pid"]):
+        if mark and not pid_alive(mark["pid"]):
             break
     raise ServiceError(f"the predictor service did not start; see {paths.models_dir() / 'predictor.log'}")
 
@@ -160,10 +157,10 @@ def stop_service(store: Store, wait_s: float = 15.0) -> bool:
     except (OSError, ServiceError):
         return False
     deadline = time.monotonic() + wait_s
-    while _pid_alive(info["pid"]) and time.monotonic() < deadline:
+    while pid_alive(info["pid"]) and time.monotonic() < deadline:
         _reap()
         time.sleep(0.1)
-    return not _pid_alive(info["pid"])
+    return not pid_alive(info["pid"])
 
 
 # --------------------------------------------------------------------- CLI

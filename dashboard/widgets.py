@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from pipelines import paths, runs
+from pipelines import runs
 
 # Markdown for the status word (material icons, not emoji: they render the same in every browser font)
 STATUS_MD = {"queued": ":gray[:material/schedule: queued]", "running": ":blue[:material/play_circle: running]",
@@ -81,7 +81,7 @@ def job_line(job: dict[str, Any]) -> None:
 
 def work_dir(job: dict[str, Any]) -> Path:
     """Where a job writes while it runs (computed, never created: the dashboard only reads)."""
-    return paths.runs_dir() / ".partial" / f"{job['kind']}-{runs.config_hash(job['kind'], job['config'])}"
+    return runs.attempt_dir(job["id"], job.get("attempt") or 1)
 
 
 def job_log(job: dict[str, Any], tail_lines: int = 60) -> str | None:

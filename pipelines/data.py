@@ -36,6 +36,7 @@ from .configs import JobConfig, Range
 from .data_bundled import BUNDLED
 from .data_io import DataError, read_table
 from .data_split import build_examples, check_classes, check_ratios, dedupe, label_counts, split, subsample
+from .runkind import RunKind
 
 __all__ = ["DataError", "DataSpec", "BUNDLED", "DEFAULT_DATASET", "prepare", "ensure_prepared",
            "token_length_percentiles", "load_examples", "compute_stats", "dataset_id_for"]
@@ -88,13 +89,13 @@ class DataSpec(JobConfig):
     overwrite: bool = field(default=False, metadata={
         "help": "replace an existing prepared dataset of the same id whose split differs"})
 
-
     def __post_init__(self) -> None:
         """Field ranges (JobConfig), then the split ratios: refused here, before anything is read."""
         super().__post_init__()
         if not all(isinstance(r, (int, float)) and math.isfinite(r) for r in self.split):
             raise DataError(f"split ratios must be three finite numbers (train validation test), got {self.split}")
         check_ratios(self.split)
+
 
 def _slug(text: str) -> str:
     ascii_ = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -294,3 +295,6 @@ def run_prepare_job(config: dict[str, Any], ctx) -> None:
     ds = prepare(DataSpec.from_dict(config))
     ctx.progress(1.0, f"prepared {ds.id} (split {ds.split_hash})")
     return None
+
+
+KIND = RunKind(name="prepare", display="Prepare a dataset", config=DataSpec, run=run_prepare_job)

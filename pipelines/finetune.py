@@ -31,9 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from . import assets, emissions, runs
+from . import assets, runs
 from .configs import FinetuneConfig
+from .finish import SpeedPlan, dir_size_mb, finish_run
 from .predictor import Predictor
+from .runfolder import RunFolder
+from .runkind import RunKind
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +99,9 @@ def _clean_work_dir(work_dir: Path) -> None:
     """A retried job reuses its work folder: drop the previous attempt's outputs (not its log)."""
     for name in ("model", "checkpoints"):
         shutil.rmtree(work_dir / name, ignore_errors=True)
-    for name in ("emissions.csv", "metrics.json", "predictions.parquet", "config.json"):
-        (work_dir / name).unlink(missing_ok=True)
-
-
-def _dir_size_mb(folder: Path) -> float:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+    folder = RunFolder(work_dir)
+    for path in (folder.metrics, folder.predictions, folder.config):
+        path.unlink(missing_ok=True)
 
 
 def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
@@ -117,7 +117,6 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
 
     from . import finetune_lora
     from .data import ensure_prepared
-    from .evaluate import evaluate, measure_speed
     from .finetune_train import (
         EncodedSplit,
         JobCallback,
@@ -183,9 +182,8 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
              "%d steps on %s", cfg.model, cfg.method, ds.id, len(train_set), len(val_set), max_length, lr, epochs,
              max_steps, device)
     ctx.progress(0.05, f"training {cfg.model} ({cfg.method}) on {device}")
-    phases = []
     try:
-        with emissions.track(work, "train", cfg.country_iso_code, cfg.cpu_power_watts) as em_train:
+        with ctx.track("train", cfg.country_iso_code, cfg.cpu_power_watts):
             out = trainer.train()
             thresholds = None
             if multi:  # per-label cut-offs chosen on validation with the restored best model
@@ -193,7 +191,6 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
                 # Trainer also reorders evaluation, so y_val's order would not match.
                 val_pred = trainer.predict(val_set)
                 thresholds = tune_thresholds(1 / (1 + np.exp(-val_pred.predictions)), val_pred.label_ids)
-        phases.append(em_train)
         state = trainer.state
         train_block = {
             **train_speed(state, steps_per_epoch, len(train_set), cfg.batch_size, job_cb, out.metrics),
@@ -211,33 +208,18 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
     del trainer, model
     gc.collect()
 
-    ctx.progress(0.85, "scoring the test split")
-    predictor = load_predictor(work)
-    with emissions.track(work, "eval", cfg.country_iso_code, cfg.cpu_power_watts) as em_eval:
-        metrics = evaluate(predictor, ds, work, batch_size=cfg.eval_batch_size,
-                           progress=lambda f: ctx.progress(0.85 + 0.1 * f, "scoring the test split"))
-    phases.append(em_eval)
-    ctx.progress(0.95, "measuring speed")
-    if cfg.speed_samples:
-        metrics["speed"] = measure_speed(predictor, ds.test["text"].tolist(), n_latency=min(20, cfg.speed_samples),
-                                         n_throughput=cfg.speed_samples)
-        metrics["speed"]["device"] = predictor.device
-    else:
-        metrics["speed"] = None
-    metrics["model"] = {"total_params": total, "trainable_params": trainable, "base_params": base_params,
-                        "size_mb": _dir_size_mb(model_out), "name": cfg.model, "path": model_dir,
-                        "method": cfg.method}
+    predictor = load_predictor(work)  # score what a reload gives, so the saved predictions reproduce
+    model_info = {"total_params": total, "trainable_params": trainable, "base_params": base_params,
+                  "size_mb": dir_size_mb(model_out), "name": cfg.model, "path": model_dir, "method": cfg.method}
     if cfg.method == "lora":
-        metrics["model"]["base_size_mb"] = _dir_size_mb(Path(model_dir)) if Path(model_dir).is_dir() else None
-    metrics["train"] = train_block
-    metrics["emissions"] = emissions.combine(phases)
-    runs.write_config(work, "finetune", cfg.to_dict(), ds.info,
-                      extra={"resolved": {"model_path": model_dir, "learning_rate": lr, "epochs": epochs,
-                                          "max_length": max_length, "lora_target_modules": targets}})
-    runs.write_json(work / "metrics.json", metrics)
-    ctx.progress(1.0, f"done: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}")
-    return ctx.finalize_run(dataset=ds.info, model=cfg.model, method=cfg.method, metrics=metrics,
-                            name=cfg.run_name or f"{Path(cfg.model).name} {cfg.method}")
+        model_info["base_size_mb"] = dir_size_mb(model_dir) if Path(model_dir).is_dir() else None
+    return finish_run(
+        ctx, ds, predictor, config=cfg, model=cfg.model, method=cfg.method,
+        name=cfg.run_name or f"{Path(cfg.model).name} {cfg.method}", model_info=model_info,
+        blocks={"train": train_block}, eval_batch_size=cfg.eval_batch_size,
+        speed=SpeedPlan(n=cfg.speed_samples, n_latency=min(20, cfg.speed_samples)),
+        config_extra={"resolved": {"model_path": model_dir, "learning_rate": lr, "epochs": epochs,
+                                   "max_length": max_length, "lora_target_modules": targets}})
 
 
 def _best_step(state: Any) -> int | None:
@@ -324,3 +306,33 @@ def _base_model_dir(meta: dict[str, Any]) -> str:
     except FileNotFoundError:
         pass
     return meta["base_model_path"]
+
+
+def demo_configs(dataset: str, profile: str) -> list[dict[str, Any]]:
+    """The demo's encoders: MiniLM full and LoRA, and MPNet LoRA (not in the tiny profile)."""
+    tiny = profile == "tiny"
+    shrink: dict[str, Any] = dict(max_train_samples=64, max_eval_samples=64, max_length=32, epochs=1.0) if tiny else {}
+    encoders = [
+        FinetuneConfig(dataset=dataset, model="minilm", method="full", run_name="MiniLM full", **shrink),
+        FinetuneConfig(dataset=dataset, model="minilm", method="lora", run_name="MiniLM LoRA", **shrink),
+    ]
+    if not tiny:
+        encoders.append(FinetuneConfig(dataset=dataset, model="mpnet", method="lora", run_name="MPNet LoRA"))
+    return [c.to_dict() for c in encoders]
+
+
+# Relative training cost, measured here (bench/finetune.py, train samples/s on 2 cores):
+# MiniLM full 61, MiniLM LoRA 105, MPNet LoRA 17; an unknown model counts as MPNet-sized.
+_SAMPLES_PER_S = {("minilm", "full"): 61.0, ("minilm", "lora"): 105.0, ("mpnet", "full"): 10.0,
+                  ("mpnet", "lora"): 17.0}
+
+
+def expected_seconds(config: dict[str, Any]) -> float:
+    """Rough training time on 2 CPU cores, to run cheap jobs first (not an ETA promise)."""
+    rate = _SAMPLES_PER_S.get((str(config.get("model")), str(config.get("method"))), 12.0)
+    samples = config.get("max_train_samples") or 10_000
+    return 30.0 + samples * float(config.get("epochs") or 1.0) / rate
+
+
+KIND = RunKind(name="finetune", display="Fine-tune (full or LoRA)", config=FinetuneConfig, run=run_finetune_job,
+               load_predictor=load_predictor, presets=demo_configs, cost=expected_seconds)

@@ -7,20 +7,13 @@ multi-label columns are independent per-label probabilities cut at ``thresholds`
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from . import runs
-
-# run kind -> "module:function(run_dir) -> Predictor"
-LOADERS: dict[str, str] = {
-    "finetune": "pipelines.finetune:load_predictor",
-    "prompt": "pipelines.prompting:load_predictor",
-}
+from .runfolder import RunFolder
 
 
 class Predictor(ABC):
@@ -50,7 +43,10 @@ def decide(proba: np.ndarray, labels: Sequence[str], multi_label: bool,
 
 
 def load_run_predictor(run_dir: str | Path) -> Predictor:
-    """Load the predictor of any run folder (dispatch on its config.json kind)."""
-    kind = runs.read_json(Path(run_dir) / "config.json")["kind"]
-    module, func = LOADERS[kind].split(":")
-    return getattr(importlib.import_module(module), func)(Path(run_dir))
+    """Load the predictor of any run folder (dispatch on its config.json kind, see pipelines.kinds)."""
+    from . import kinds  # the kind modules import this one
+
+    kind = kinds.get(RunFolder(run_dir).kind())
+    if kind.load_predictor is None:
+        raise ValueError(f"runs of kind {kind.name!r} have no predictor")
+    return kind.load_predictor(Path(run_dir))

@@ -1,4 +1,4 @@
-"""LLM zero-/few-shot baselines: the ``prompt`` run kind and its predictor (issue 4).
+"""LLM zero-/few-shot baselines: the ``prompt`` run kind and its predictor.
 
 A prompting run produces the same run folder as a fine-tune (config.json, metrics.json,
 predictions.parquet, emissions.csv, model/, log.txt) on the same test split, so the
@@ -24,7 +24,6 @@ dashboard imports :func:`demo_prompt_configs`).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -50,6 +49,8 @@ from .prompting_templates import (
     resolve_template,
     select_examples,
 )
+from .runfolder import RunFolder
+from .runkind import RunKind
 
 log = logging.getLogger(__name__)
 
@@ -280,17 +281,10 @@ def score_in_chunks(predictor: PromptPredictor, texts: list[str], folder: Path, 
     return merged, stats
 
 
-def _read_phases(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
     """Job kind ``prompt``: score the test split with an LLM, write the run folder, register the run."""
     from .data import ensure_prepared
-    from .emissions import combine, track
-    from .evaluate import evaluate, measure_speed
+    from .finish import SpeedPlan, finish_run
 
     cfg = PromptConfig.from_dict(config)
     ds = ensure_prepared(cfg.dataset)
@@ -303,40 +297,23 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
     predictor, meta = build_predictor(cfg, ds.labels, ds.multi_label, train=ds.train)
     lm = predictor.lm
     load_s = time.perf_counter() - t0
-    runs.write_config(work, "prompt", cfg.to_dict(), ds.info, extra={"prompt": meta})
-    (work / "model").mkdir(exist_ok=True)
-    runs.write_json(work / "model" / "reference.json", {
+    reference = RunFolder(work).model
+    reference.mkdir(exist_ok=True)
+    runs.write_json(reference / "reference.json", {
         "model": cfg.model, "path": lm.path, "weights_saved": False,
         "note": "prompting baseline: the weights are the model's own; load_predictor rebuilds it from config.json"})
 
     texts = test["text"].astype(str).tolist()
     fingerprint = _fingerprint(cfg, meta, ds.info, test["id"].tolist())
-    phases_file = work / "phases.jsonl"
-    phase: dict[str, Any] = {}
     t1 = time.perf_counter()
-    try:
-        with track(work, "inference", cfg.country_iso_code, cfg.cpu_power_watts) as phase:
-            out, chunk_stats = score_in_chunks(predictor, texts, work, fingerprint, cfg.chunk_size,
-                                               progress=lambda f, msg: ctx.progress(0.02 + 0.9 * f, msg))
-    finally:
-        if phase:  # every attempt's energy counts, also a cancelled or crashed one
-            with phases_file.open("a") as fh:
-                fh.write(json.dumps(phase, default=str) + "\n")
+    with ctx.track("inference", cfg.country_iso_code, cfg.cpu_power_watts):  # every attempt's energy counts
+        out, chunk_stats = score_in_chunks(predictor, texts, work, fingerprint, cfg.chunk_size,
+                                           progress=lambda f, msg: ctx.progress(0.02 + 0.9 * f, msg))
     infer_s = time.perf_counter() - t1
-    ctx.progress(0.93, "measuring speed")
-    speed = measure_speed(predictor, texts, n_latency=max(1, cfg.speed_samples // 4),
-                          n_throughput=cfg.speed_samples, batch_size=cfg.batch_size) if cfg.speed_samples else None
-    ctx.progress(0.97, "metrics")
     extra: dict[str, list] = {"answer": out.answers}
     if cfg.scoring == "generate":
         extra["attempts"] = out.attempts.tolist()
-    metrics = evaluate(predictor, dataclasses.replace(ds, test=test), work, proba=out.proba,
-                       extra_columns=extra, invalid=out.invalid)
-    metrics["model"] = {"total_params": lm.n_params(), "trainable_params": 0, "size_mb": lm.size_mb(),
-                        "name": cfg.model, "path": lm.path, "device": str(lm.device), "load_s": load_s}
-    metrics["speed"] = speed
-    metrics["emissions"] = combine(_read_phases(phases_file))
-    metrics["prompt"] = {
+    prompt_block = {
         "template": meta["template"], "mode": cfg.mode, "k": meta["k"], "scoring": cfg.scoring,
         "calibration": {"enabled": cfg.calibrate, "method": cfg.calibration if cfg.calibrate else None,
                         "inputs": meta["calibration_inputs"], "probabilities": meta["calibration"]},
@@ -348,12 +325,16 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
         "texts_per_s": len(texts) / infer_s if chunk_stats["resumed_chunks"] == 0 else None,
         "prefix_stats": dict(lm.stats),
     }
-    runs.write_json(work / "metrics.json", metrics)
-    shutil.rmtree(work / "chunks", ignore_errors=True)  # predictions.parquet holds them all now
-    ctx.progress(1.0, f"accuracy {metrics['accuracy']:.3f}")
+    model_info = {"total_params": lm.n_params(), "trainable_params": 0, "size_mb": lm.size_mb(),
+                  "name": cfg.model, "path": lm.path, "device": str(lm.device), "load_s": load_s}
     method = f"{cfg.mode}-shot-{cfg.scoring}" + ("-cal" if cfg.calibrate else "")
-    return ctx.finalize_run(dataset=ds.info, model=cfg.model, method=method, metrics=metrics,
-                            name=cfg.run_name or default_run_name(cfg, meta["template"]))
+    shutil.rmtree(work / "chunks", ignore_errors=True)  # predictions.parquet holds them all from here on
+    return finish_run(
+        ctx, ds, predictor, config=cfg, model=cfg.model, method=method,
+        name=cfg.run_name or default_run_name(cfg, meta["template"]), model_info=model_info,
+        blocks={"prompt": prompt_block}, test=test, proba=out.proba, invalid=out.invalid, extra_columns=extra,
+        speed=SpeedPlan(n=cfg.speed_samples, n_latency=max(1, cfg.speed_samples // 4), batch_size=cfg.batch_size),
+        config_extra={"prompt": meta})
 
 
 def default_run_name(cfg: PromptConfig, template: str) -> str:
@@ -363,22 +344,34 @@ def default_run_name(cfg: PromptConfig, template: str) -> str:
 
 def load_predictor(run_dir: str | Path) -> PromptPredictor:
     """Rebuild a prompting run's predictor from its config.json (no weights are saved in the run)."""
-    saved = runs.read_json(Path(run_dir) / "config.json")
+    saved = RunFolder(run_dir).read_config()
     cfg = PromptConfig.from_dict(saved["config"])
     dataset = saved["dataset"]
     predictor, _ = build_predictor(cfg, dataset["labels"], dataset["task"] == "multi_label", saved=saved["prompt"])
     return predictor
 
 
-def demo_prompt_configs(dataset_id: str, tiny: bool = False) -> list[dict[str, Any]]:
+def demo_prompt_configs(dataset_id: str, profile: str = "default") -> list[dict[str, Any]]:
     """The demo's LLM baselines: SmolLM2 zero-shot (calibrated) and 2-shot/class, label scoring.
 
     Measured on 200 Rotten Tomatoes test texts (bench/llm.py): zero-shot 0.78 with or without
     domain calibration (which also evens out its label prior on other datasets), few-shot
     0.805 uncalibrated but 0.74 calibrated, so only the zero-shot run is calibrated.
     """
+    tiny = profile == "tiny"
     shrink: dict[str, Any] = {"max_test_samples": 16, "speed_samples": 4, "chunk_size": 8} if tiny else {}
     common = dict(dataset=dataset_id, model="smollm2", scoring="label", **shrink)
     zero = PromptConfig(mode="zero", calibrate=True, calibration="domain", run_name="SmolLM2 zero-shot", **common)
     few = PromptConfig(mode="few", k=2, run_name="SmolLM2 few-shot", **common)
     return [zero.to_dict(), few.to_dict()]
+
+
+def expected_seconds(config: dict[str, Any]) -> float:
+    """Rough scoring time on 2 CPU cores (label scoring ~8 texts/s, few-shot a little slower)."""
+    n = config.get("max_test_samples") or 1_300
+    rate = 3.0 if config.get("scoring") == "generate" else 8.0
+    return 20.0 + n / rate * (1.3 if config.get("mode") == "few" else 1.0)
+
+
+KIND = RunKind(name="prompt", display="LLM zero/few-shot", config=PromptConfig, run=run_prompt_job,
+               load_predictor=load_predictor, presets=demo_prompt_configs, cost=expected_seconds)

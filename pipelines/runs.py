@@ -9,15 +9,15 @@
     model/               weights + tokenizer (or LoRA adapter + head)
     log.txt              the job's log
 
-A job writes into a work folder (``runs/.partial/<kind>-<config hash>``) and the folder is
-renamed into place only when the job succeeded, so a crash never leaves half a run where
-the dashboard looks; a retried job with the same config finds its partial work again.
+A job writes into its attempt's work folder (``runs/.partial/job-<id>-a<attempt>``) and the
+folder is renamed into place only when the job succeeded, so a crash never leaves half a run
+where the dashboard looks; the next attempt of the same job takes that folder over (see
+:mod:`pipelines.jobs`). The layout itself is :class:`pipelines.runfolder.RunFolder`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shutil
 import subprocess
@@ -36,15 +36,9 @@ from .runfolder import PROB_PREFIX, RunFolder, read_json, write_json  # noqa: F4
 TRACKED_PACKAGES = ("torch", "transformers", "peft", "datasets", "codecarbon", "scikit-learn", "huggingface-hub")
 
 
-def config_hash(kind: str, config: dict[str, Any]) -> str:
-    blob = json.dumps({"kind": kind, "config": config}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def work_dir_for(kind: str, config: dict[str, Any]) -> Path:
-    d = paths.runs_dir() / ".partial" / f"{kind}-{config_hash(kind, config)}"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+def attempt_dir(job_id: int, attempt: int = 1) -> Path:
+    """The work folder of one attempt of one job: two jobs never share one, even with equal configs."""
+    return paths.runs_dir() / ".partial" / f"job-{int(job_id)}-a{int(attempt)}"
 
 
 def new_run_id(model: str, method: str | None) -> str:

@@ -4,15 +4,25 @@ One file, WAL mode, every write in a transaction, so the dashboard can read whil
 writes and a crash never leaves half a row. Run folders hold the bulky results; the store
 holds what lists and queues need.
 
-Job life cycle: queued → running → done | failed | cancelled. A running job carries the
-worker's pid and a heartbeat; ``reap_stale`` marks jobs whose worker stopped beating as
-failed, with the reason, so nothing stays "running" forever.
+Job life cycle: queued → running → done | failed | cancelled, and failed | cancelled →
+queued again by ``retry`` (same job, next attempt). A running job is *held by a lease*: the
+worker that claimed it (``worker_id`` = host:pid:start time) renews ``lease_expires`` with
+every heartbeat, and ``reap_stale`` fails a job only once its lease has expired — never
+because a pid is absent on the reader's host, so workers on other machines (a Ray cluster)
+keep their jobs. The queue is ordered by ``priority`` (expected cost: cheap jobs first), then
+by age.
+
+The schema is versioned (``PRAGMA user_version``): :data:`MIGRATIONS` upgrades a workspace
+made by an older version in place, after copying the store file aside.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -21,71 +31,30 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
+from .store_schema import MIGRATIONS, SCHEMA_VERSION
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS datasets (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    path TEXT NOT NULL,
-    split_hash TEXT NOT NULL,
-    task TEXT NOT NULL,
-    labels TEXT NOT NULL,
-    n_train INTEGER, n_validation INTEGER, n_test INTEGER,
-    info TEXT,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    config TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'queued',
-    progress REAL NOT NULL DEFAULT 0,
-    message TEXT,
-    error TEXT,
-    run_id TEXT,
-    worker_pid INTEGER,
-    heartbeat REAL,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    job_id INTEGER,
-    kind TEXT NOT NULL,
-    name TEXT,
-    dataset_id TEXT NOT NULL,
-    split_hash TEXT NOT NULL,
-    model TEXT NOT NULL,
-    method TEXT,
-    path TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_split ON runs(split_hash);
-CREATE TABLE IF NOT EXISTS history (
-    job_id INTEGER NOT NULL,
-    step INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    value REAL NOT NULL,
-    epoch REAL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS history_job ON history(job_id);
-CREATE TABLE IF NOT EXISTS kv (
-    namespace TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (namespace, key)
-);
-"""
+log = logging.getLogger(__name__)
 
-ACTIVE = ("queued", "running")
 FINAL = ("done", "failed", "cancelled")
-STALE_AFTER_S = 30.0
+RETRYABLE = ("failed", "cancelled")
+LEASE_S = 30.0  # a heartbeat every few seconds renews it; 10 missed beats and the job is free
+
+
+def lease_seconds() -> float:
+    """Lease length (``WORKBENCH_LEASE_S`` overrides it, e.g. for tests of expiry)."""
+    return float(os.environ.get("WORKBENCH_LEASE_S", LEASE_S))
+
+
+_STARTED_AT = time.time()
+
+
+def this_worker_id() -> str:
+    """host:pid:start time — unique across machines and pid reuse, readable in job lists."""
+    return f"{socket.gethostname()}:{os.getpid()}:{int(_STARTED_AT)}"
+
+
+class StoreError(RuntimeError):
+    """The store file cannot be used as it is; the message says which file and what to do."""
 
 
 class Store:
@@ -94,8 +63,52 @@ class Store:
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path else paths.store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.migrate()
+
+    def schema_version(self) -> int:
         with self.connect() as con:
-            con.executescript(SCHEMA)
+            return int(con.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> list[int]:
+        """Bring the schema to :data:`SCHEMA_VERSION`; returns the versions applied.
+
+        A workspace made before versioning has tables but ``user_version`` 0: its version-1
+        statements are all ``IF NOT EXISTS``, so they are no-ops there. Before upgrading an
+        existing store, a copy is kept beside it (``workbench.sqlite.v<N>.bak``).
+        """
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was made by a newer version of the workbench (schema {current}, this "
+                             f"version knows {SCHEMA_VERSION}); upgrade the workbench or point WORKBENCH_HOME elsewhere")
+        if current == SCHEMA_VERSION:
+            return []
+        if current == 0 and self._has_tables():
+            current = 1 if not self._has_column("jobs", "worker_id") else 2
+        if current and current < SCHEMA_VERSION:
+            backup = self.path.with_name(f"{self.path.name}.v{current}.bak")
+            if not backup.exists():
+                with self.connect() as con:
+                    con.execute("PRAGMA wal_checkpoint(FULL)")
+                shutil.copy2(self.path, backup)
+                log.info("upgrading %s from schema %d to %d (copy kept at %s)", self.path, current,
+                         SCHEMA_VERSION, backup)
+        applied = []
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            with self.tx() as con:
+                for stmt in MIGRATIONS[version - 1]:
+                    con.execute(stmt)
+                con.execute(f"PRAGMA user_version={version}")
+            applied.append(version)
+        if current and current < SCHEMA_VERSION:  # a v1 store had no user_version: record where it came from
+            with self.tx() as con:
+                con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return applied
+
+    def _has_tables(self) -> bool:
+        return bool(self._rows("SELECT name FROM sqlite_master WHERE type='table' AND name='jobs'"))
+
+    def _has_column(self, table: str, column: str) -> bool:
+        return any(r["name"] == column for r in self._rows(f"PRAGMA table_info({table})"))
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -148,46 +161,48 @@ class Store:
     def dataset(self, dataset_id: str) -> dict[str, Any] | None:
         return next((d for d in self.datasets() if d["id"] == dataset_id), None)
 
-    def delete_dataset(self, dataset_id: str) -> None:
-        with self.tx() as con:
-            con.execute("DELETE FROM datasets WHERE id=?", (dataset_id,))
-
     # -------------------------------------------------------------------- jobs
-    def enqueue(self, kind: str, config: dict[str, Any]) -> int:
+    def enqueue(self, kind: str, config: dict[str, Any], priority: float = 0.0, sweep: str | None = None) -> int:
+        """Queue a job; lower ``priority`` runs first (the run kind's expected cost)."""
         with self.tx() as con:
             cur = con.execute(
-                "INSERT INTO jobs (kind, config, status, created_at) VALUES (?,?, 'queued', ?)",
-                (kind, json.dumps(config), time.time()),
+                "INSERT INTO jobs (kind, config, status, created_at, priority, sweep) VALUES (?,?, 'queued', ?, ?, ?)",
+                (kind, json.dumps(config), time.time(), float(priority), sweep),
             )
             return int(cur.lastrowid)
 
-    def claim_next(self, pid: int | None = None) -> dict[str, Any] | None:
-        """Atomically take the oldest queued job and mark it running for this worker."""
-        pid = pid or os.getpid()
-        now = time.time()
+    def claim_next(self, worker_id: str | None = None, pid: int | None = None,
+                   kinds: tuple[str, ...] | None = None) -> dict[str, Any] | None:
+        """Atomically take the cheapest (then oldest) queued job and lease it to this worker."""
         with self.tx() as con:
-            row = con.execute(
-                "SELECT id FROM jobs WHERE status='queued' AND cancel_requested=0 ORDER BY id LIMIT 1"
-            ).fetchone()
+            sql = "SELECT id FROM jobs WHERE status='queued' AND cancel_requested=0"
+            args: tuple = ()
+            if kinds:
+                sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+                args = tuple(kinds)
+            row = con.execute(sql + " ORDER BY priority, id LIMIT 1", args).fetchone()
             if row is None:
                 return None
-            con.execute(
-                "UPDATE jobs SET status='running', worker_pid=?, heartbeat=?, started_at=?, "
-                "message='starting' WHERE id=?",
-                (pid, now, now, row["id"]),
-            )
+            self._lease(con, row["id"], worker_id, pid)
         return self.job(row["id"])
 
-    def claim(self, job_id: int, pid: int | None = None) -> bool:
-        """Mark one specific queued job running (used when the CLI runs a job in-process)."""
-        now = time.time()
+    def claim(self, job_id: int, worker_id: str | None = None, pid: int | None = None) -> bool:
+        """Lease one specific queued job (used when the CLI runs a job in-process)."""
         with self.tx() as con:
-            cur = con.execute(
-                "UPDATE jobs SET status='running', worker_pid=?, heartbeat=?, started_at=?, message='starting' "
-                "WHERE id=? AND status='queued'",
-                (pid or os.getpid(), now, now, job_id),
-            )
-            return cur.rowcount == 1
+            row = con.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is None or row["status"] != "queued":
+                return False
+            self._lease(con, job_id, worker_id, pid)
+            return True
+
+    @staticmethod
+    def _lease(con: sqlite3.Connection, job_id: int, worker_id: str | None, pid: int | None) -> None:
+        now = time.time()
+        con.execute(
+            "UPDATE jobs SET status='running', worker_id=?, worker_pid=?, heartbeat=?, lease_expires=?, "
+            "started_at=?, finished_at=NULL, message='starting' WHERE id=?",
+            (worker_id or this_worker_id(), pid or os.getpid(), now, now + lease_seconds(), now, job_id),
+        )
 
     def job(self, job_id: int) -> dict[str, Any] | None:
         rows = self._rows("SELECT * FROM jobs WHERE id=?", (job_id,))
@@ -208,22 +223,30 @@ class Store:
             r["config"] = json.loads(r["config"])
         return rows
 
-    def heartbeat(self, job_id: int, progress: float | None = None, message: str | None = None) -> bool:
-        """Refresh the heartbeat (and progress); returns True if a cancel was requested."""
+    def heartbeat(self, job_id: int, progress: float | None = None, message: str | None = None,
+                  worker_id: str | None = None) -> bool:
+        """Renew the lease (and record progress); True when the job should stop.
+
+        It should stop when a cancel was requested, or when the lease is no longer this
+        worker's (it expired and the job was reaped or claimed again elsewhere).
+        """
+        worker_id = worker_id or this_worker_id()
+        now = time.time()
         with self.tx() as con:
-            con.execute(
-                "UPDATE jobs SET heartbeat=?, progress=COALESCE(?, progress), message=COALESCE(?, message) "
-                "WHERE id=? AND status='running'",
-                (time.time(), progress, message, job_id),
+            cur = con.execute(
+                "UPDATE jobs SET heartbeat=?, lease_expires=?, progress=COALESCE(?, progress), "
+                "message=COALESCE(?, message) WHERE id=? AND status='running' AND worker_id=?",
+                (now, now + lease_seconds(), progress, message, job_id, worker_id),
             )
             row = con.execute("SELECT cancel_requested FROM jobs WHERE id=?", (job_id,)).fetchone()
-        return bool(row and row["cancel_requested"])
+        return cur.rowcount == 0 or bool(row and row["cancel_requested"])
 
     def finish(self, job_id: int, status: str, error: str | None = None, run_id: str | None = None) -> None:
-        assert status in FINAL, status
+        if status not in FINAL:
+            raise ValueError(f"a job finishes as one of {FINAL}, not {status!r}")
         with self.tx() as con:
             con.execute(
-                "UPDATE jobs SET status=?, error=?, run_id=COALESCE(?, run_id), finished_at=?, "
+                "UPDATE jobs SET status=?, error=?, run_id=COALESCE(?, run_id), finished_at=?, lease_expires=NULL, "
                 "progress=CASE WHEN ?='done' THEN 1 ELSE progress END, message=? WHERE id=?",
                 (status, error, run_id, time.time(), status, status, job_id),
             )
@@ -244,30 +267,47 @@ class Store:
             return row["status"]
 
     def retry(self, job_id: int) -> int:
-        """Queue a copy of a finished job (failed/cancelled) and return the new id."""
-        job = self.job(job_id)
-        if job is None:
-            raise KeyError(f"no job {job_id}")
-        return self.enqueue(job["kind"], job["config"])
+        """Queue a failed or cancelled job again as its next attempt; returns its id.
 
-    def reap_stale(self, stale_after_s: float = STALE_AFTER_S) -> list[int]:
-        """Mark running jobs whose worker is gone as failed, with the reason.
-
-        A worker is gone when its heartbeat is older than ``stale_after_s`` or, on this
-        host, when its pid no longer exists.
+        The next attempt takes over the previous attempt's work folder (see
+        ``pipelines.jobs``), so work that can resume (saved prompt chunks) is not redone.
         """
-        now = time.time()
+        with self.tx() as con:
+            row = con.execute("SELECT status, attempt FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no job {job_id}")
+            if row["status"] not in RETRYABLE:
+                raise ValueError(f"job {job_id} is {row['status']}: only failed or cancelled jobs can be retried")
+            con.execute(
+                "UPDATE jobs SET status='queued', attempt=?, cancel_requested=0, worker_id=NULL, worker_pid=NULL, "
+                "lease_expires=NULL, heartbeat=NULL, progress=0, started_at=NULL, finished_at=NULL, "
+                "message=? WHERE id=?",
+                (row["attempt"] + 1, f"attempt {row['attempt'] + 1} queued", job_id),
+            )
+        return job_id
+
+    def reap_stale(self, now: float | None = None) -> list[int]:
+        """Fail running jobs whose lease has expired, with the reason; returns their ids.
+
+        Only the lease decides: a worker on another host has pids this reader cannot see.
+        (A row from before leases has no expiry: its heartbeat plus the lease length stands in.)
+        """
+        now = time.time() if now is None else now
         reaped = []
         with self.tx() as con:
-            for row in con.execute("SELECT id, worker_pid, heartbeat FROM jobs WHERE status='running'").fetchall():
+            rows = con.execute("SELECT id, worker_id, worker_pid, heartbeat, lease_expires FROM jobs "
+                               "WHERE status='running'").fetchall()
+            for row in rows:
+                expires = row["lease_expires"] or (row["heartbeat"] or 0) + lease_seconds()
+                if expires >= now:
+                    continue
+                holder = row["worker_id"] or f"pid {row['worker_pid']}"
                 age = now - (row["heartbeat"] or 0)
-                alive = _pid_alive(row["worker_pid"])
-                if age > stale_after_s or not alive:
-                    why = (f"worker (pid {row['worker_pid']}) died: last heartbeat {age:.0f} s ago"
-                           + ("" if alive else ", process no longer exists"))
-                    con.execute("UPDATE jobs SET status='failed', error=?, finished_at=?, message='worker died' "
-                                "WHERE id=?", (why, now, row["id"]))
-                    reaped.append(row["id"])
+                why = (f"worker {holder} died or lost contact: its lease expired {now - expires:.0f} s ago "
+                       f"(last heartbeat {age:.0f} s ago); retry the job to run it again")
+                con.execute("UPDATE jobs SET status='failed', error=?, finished_at=?, message='worker died', "
+                            "lease_expires=NULL WHERE id=?", (why, now, row["id"]))
+                reaped.append(row["id"])
         return reaped
 
     # ----------------------------------------------------------------- history
@@ -302,16 +342,11 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._rows(sql + " ORDER BY created_at", tuple(args))
-        for r in rows:
-            r["summary"] = json.loads(r["summary"])
-        return rows
+        return [_run_row(r) for r in rows]
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT * FROM runs WHERE id=?", (run_id,))
-        if not rows:
-            return None
-        rows[0]["summary"] = json.loads(rows[0]["summary"])
-        return rows[0]
+        return _run_row(rows[0]) if rows else None
 
     def delete_run(self, run_id: str) -> None:
         with self.tx() as con:
@@ -339,18 +374,10 @@ class Store:
             con.execute("DELETE FROM kv WHERE namespace=? AND key=?", (namespace, key))
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (killed but not yet reaped by its parent) still answers kill(0).
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
+def _run_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Decode a runs row; the workspace's own run folder wins, so a moved or copied workspace still finds its runs."""
+    row["summary"] = json.loads(row["summary"])
+    own = paths.runs_dir() / row["id"]
+    if own.is_dir():
+        row["path"] = str(own)
+    return row

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import paths, runs
+from pipelines import runs
 from pipelines.store import Store
 from tests.fixtures_runs import TINY_FULL
 
@@ -188,7 +188,7 @@ def test_cancel_mid_training_keeps_partial_folder_and_no_run(rt_small):
     assert job is not None and not t.is_alive()
     assert result["status"] == "cancelled"
     assert not [r for r in store.runs() if r["job_id"] == job["id"]]
-    partial = paths.runs_dir() / ".partial" / f"finetune-{runs.config_hash('finetune', cfg)}"
+    partial = runs.attempt_dir(job["id"], 1)
     assert (partial / "log.txt").exists() and not (partial / "checkpoints").exists()
     # the interrupted training phase was still closed and written by CodeCarbon
     assert list(pd.read_csv(partial / "emissions.csv")["project_name"]) == ["train"]

@@ -1,4 +1,4 @@
-"""LLM baselines (issue 4) with the real SmolLM2-135M-Instruct on small real datasets.
+"""LLM baselines with the real SmolLM2-135M-Instruct on small real datasets.
 
 What could break and is checked: label-scoring probabilities (valid, better than the
 majority class), the KV-cached head giving the same scores as no reuse, few-shot prompts
@@ -255,13 +255,13 @@ def test_crashed_run_resumes_without_recomputing_finished_chunks(store, rt_small
     cfg = PromptConfig(dataset="rt_small", template="classify", max_test_samples=32, chunk_size=8, **FAST).to_dict()
     first = run_now("prompt", cfg, store)
     assert first["status"] == "failed" and "simulated crash" in first["error"]
-    work = runs.work_dir_for("prompt", cfg)
+    work = runs.attempt_dir(first["id"], 1)
     assert sorted(p.name for p in (work / "chunks").glob("*.npz")) == ["00000.npz", "00001.npz"]
 
     calls.update(n=0, crash_at=-1)
     retry_id = store.retry(first["id"])
     store.claim(retry_id)
-    job = execute(store, store.job(retry_id))
+    job = execute(store, store.job(retry_id))  # attempt 2 takes attempt 1's folder over
     assert job["status"] == "done", job.get("error")
     assert calls["n"] == 2  # only chunks 3 and 4 were computed again
     folder = Path(store.run(job["run_id"])["path"])
@@ -322,6 +322,6 @@ def test_queue_flag_enqueues_without_running(store):
 def test_demo_configs_are_smollm2_zero_and_few_label_scoring():
     cfgs = [PromptConfig.from_dict(c) for c in demo_prompt_configs("rotten_tomatoes")]
     assert [(c.model, c.mode, c.scoring) for c in cfgs] == [("smollm2", "zero", "label"), ("smollm2", "few", "label")]
-    tiny = demo_prompt_configs("rotten_tomatoes", tiny=True)
+    tiny = demo_prompt_configs("rotten_tomatoes", "tiny")
     assert all(c["max_test_samples"] and c["max_test_samples"] <= 32 for c in tiny)
     assert json.loads(json.dumps(tiny)) == tiny

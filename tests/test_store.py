@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-import subprocess
-import sys
 import time
 
 import pytest
@@ -20,16 +18,32 @@ def fresh(tmp_path):
 def test_queue_life_cycle(fresh):
     a = fresh.enqueue("finetune", {"model": "a"})
     b = fresh.enqueue("finetune", {"model": "b"})
-    job = fresh.claim_next(pid=123)
-    assert job["id"] == a and job["status"] == "running" and job["worker_pid"] == 123
-    assert fresh.claim_next(pid=123)["id"] == b
+    job = fresh.claim_next("other-host:123:1", pid=123)
+    assert job["id"] == a and job["status"] == "running" and job["worker_id"] == "other-host:123:1"
+    assert job["lease_expires"] > time.time()
+    assert fresh.claim_next()["id"] == b
     assert fresh.claim_next() is None
     fresh.finish(a, "done", run_id="r1")
     fresh.finish(b, "failed", error="boom")
     assert fresh.job(a)["status"] == "done" and fresh.job(a)["progress"] == 1
     assert fresh.job(b)["error"] == "boom"
     again = fresh.retry(b)
-    assert fresh.job(again)["status"] == "queued" and fresh.job(again)["config"] == {"model": "b"}
+    job = fresh.job(again)
+    assert again == b and job["status"] == "queued" and job["attempt"] == 2 and job["config"] == {"model": "b"}
+    with pytest.raises(ValueError, match="only failed or cancelled"):
+        fresh.retry(a)  # a done job is not run again by retry
+    with pytest.raises(ValueError, match="only failed or cancelled"):
+        fresh.retry(b)  # nor a queued one
+    with pytest.raises(KeyError):
+        fresh.retry(999)
+
+
+def test_queue_runs_cheapest_first_then_oldest(fresh):
+    big = fresh.enqueue("finetune", {"model": "mpnet"}, priority=700)
+    small = fresh.enqueue("finetune", {"model": "minilm"}, priority=150)
+    llm = fresh.enqueue("prompt", {}, priority=40)
+    llm2 = fresh.enqueue("prompt", {}, priority=40)
+    assert [fresh.claim_next()["id"] for _ in range(4)] == [llm, llm2, small, big]
 
 
 def test_cancel_queued_and_running(fresh):
@@ -43,20 +57,27 @@ def test_cancel_queued_and_running(fresh):
         fresh.request_cancel(999)
 
 
-def test_reap_marks_dead_workers_failed_with_reason(fresh):
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    dead = fresh.enqueue("finetune", {})
-    fresh.claim(dead, pid=proc.pid)
-    alive = fresh.enqueue("finetune", {})
-    fresh.claim(alive)  # this test process: alive and beating
-    assert fresh.reap_stale() == [dead]
-    job = fresh.job(dead)
-    assert job["status"] == "failed"
-    assert f"pid {proc.pid}" in job["error"] and "no longer exists" in job["error"]
-    assert fresh.job(alive)["status"] == "running"
-    # a heartbeat older than the limit counts as dead even if the pid exists
-    assert fresh.reap_stale(stale_after_s=-1) == [alive]
+def test_lease_decides_staleness_never_a_pid(fresh):
+    # A worker on another host: its pid means nothing here (and this one does not exist here).
+    remote = fresh.enqueue("finetune", {})
+    fresh.claim(remote, worker_id="gpu-box:999999:1700000000", pid=999_999)
+    assert fresh.reap_stale() == [], "a fresh lease is never reaped, whatever pid it names"
+    assert fresh.job(remote)["status"] == "running"
+    # its heartbeat renews the lease; a heartbeat from anyone else does not, and tells them to stop
+    expires = fresh.job(remote)["lease_expires"]
+    time.sleep(0.01)
+    assert fresh.heartbeat(remote, 0.3, "training", worker_id="gpu-box:999999:1700000000") is False
+    assert fresh.job(remote)["lease_expires"] > expires
+    assert fresh.heartbeat(remote, worker_id="intruder:1:1") is True
+    # once the lease has run out, the job is failed with the holder and the reason
+    later = fresh.job(remote)["lease_expires"] + 1
+    assert fresh.reap_stale(now=later) == [remote]
+    job = fresh.job(remote)
+    assert job["status"] == "failed" and "gpu-box:999999" in job["error"] and "lease expired" in job["error"]
+    # the dead worker's late heartbeat cannot revive it
+    assert fresh.heartbeat(remote, worker_id="gpu-box:999999:1700000000") is True
+    assert fresh.job(remote)["status"] == "failed"
+    assert fresh.retry(remote) == remote and fresh.job(remote)["attempt"] == 2
 
 
 def _claim_all(path: str, out, barrier) -> None:

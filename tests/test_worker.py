@@ -12,14 +12,17 @@ import pytest
 
 from pipelines import paths
 from pipelines.configs import FinetuneConfig
+from pipelines.jobs import submit
 from pipelines.store import Store
 
 REPO = paths.REPO_ROOT
 
 
 def _worker(*args: str) -> subprocess.Popen:
+    # a short lease, so the killed worker's job is free again within seconds
     return subprocess.Popen([sys.executable, "-m", "pipelines", "worker", *args], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "WORKBENCH_LEASE_S": "5"})
 
 
 def _wait(pred, timeout: float, what: str):
@@ -38,7 +41,7 @@ def test_sigkill_mid_job_then_restart_marks_failed_and_retry_completes(rt_small)
     runs_before = {r["id"] for r in store.runs()}
     cfg = FinetuneConfig(dataset=rt_small.id, model="minilm", method="full", max_train_samples=96, max_length=32,
                          batch_size=8, epochs=2.0, run_name="killed").to_dict()
-    job_id = store.enqueue("finetune", cfg)
+    job_id = submit(store, "finetune", cfg)
     worker = _worker("--once")
     # Kill it once training has really started (progress beyond the start, a loss logged).
     _wait(lambda: store.job(job_id)["status"] == "running" and store.history(job_id), 240, "training to start")
@@ -51,13 +54,14 @@ def test_sigkill_mid_job_then_restart_marks_failed_and_retry_completes(rt_small)
     run_folders = {p.name for p in paths.runs_dir().iterdir() if not p.name.startswith(".")}
     assert run_folders == {r["id"] for r in store.runs()}, "no half run folder where the dashboard looks"
 
-    restarted = _worker("--once")
-    out, _ = restarted.communicate(timeout=120)
+    # The job stays held until its lease expires; then it is failed with the holder and the reason.
+    assert store.reap_stale() == []
+    _wait(lambda: store.reap_stale() == [job_id], 60, "the dead worker's lease to expire")
     job = store.job(job_id)
-    assert job["status"] == "failed", out
-    assert f"pid {worker.pid}" in job["error"] and "died" in job["error"]
+    assert job["status"] == "failed"
+    assert f":{worker.pid}:" in job["error"] and "lease expired" in job["error"]
 
-    # No work is lost for good: a retry of the same config runs to completion.
+    # No work is lost for good: the next attempt of the same job runs to completion.
     retry_id = store.retry(job_id)
     finisher = _worker("--once")
     out, _ = finisher.communicate(timeout=600)

@@ -41,7 +41,9 @@ def model_options(kind: str) -> dict[str, str]:
 
 
 def queue(kind: str, cfgs: list[dict[str, Any]]) -> None:
-    ids = [state.store().enqueue(kind, c) for c in cfgs]
+    from pipelines.jobs import submit
+
+    ids = [submit(state.store(), kind, c) for c in cfgs]
     pid = services.ensure_worker(state.store())
     state.refresh()
     st.session_state["runs_flash"] = (f"Queued {len(ids)} {kind} job(s): {', '.join(f'#{i}' for i in ids)}"

@@ -21,7 +21,7 @@ def _demo(args) -> int:
     ids = queue_demo(store, profile=args.profile, dataset=args.dataset)
     print(f"queued {len(ids)} demo job(s): {ids}" if ids else "demo already queued or done: nothing to add")
     if args.run:
-        from ..jobs import worker_loop
+        from ..worker import worker_loop
 
         worker_loop(store, once=True)
         failed = [j for j in store.jobs(status="failed", limit=50) if j["id"] in ids]

@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
     _check_dataset(cfg.dataset)
     store = Store()
     if args.queue:
-        job_id = store.enqueue("finetune", cfg.to_dict())
+        from ..jobs import submit
+
+        job_id = submit(store, "finetune", cfg.to_dict())
         print(f"queued job {job_id} (finetune {cfg.model} {cfg.method} on {cfg.dataset}); "
               "run `python -m pipelines worker` to execute it")
         return 0

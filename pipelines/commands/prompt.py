@@ -51,7 +51,9 @@ def _prompt(args) -> int:
 
     store = Store()
     if args.queue:
-        ids = [store.enqueue("prompt", cfg.to_dict()) for cfg in configs]
+        from ..jobs import submit
+
+        ids = [submit(store, "prompt", cfg.to_dict()) for cfg in configs]
         print(f"queued prompt job(s) {ids}; run `python -m pipelines worker` to execute them")
         return 0
     from ..jobs import run_now

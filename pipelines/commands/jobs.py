@@ -1,0 +1,64 @@
+"""``jobs list|cancel|retry``: the queue, who holds each running job, and what to do about it."""
+
+from __future__ import annotations
+
+import time
+
+from ..store import Store
+from ..textout import format_table
+
+
+def register(sub) -> None:
+    j = sub.add_parser("jobs", help="list, cancel or retry jobs")
+    jsub = j.add_subparsers(dest="jobs_command", required=True)
+    lp = jsub.add_parser("list", help="recent jobs with status, progress and the worker holding them")
+    lp.add_argument("--status", choices=["queued", "running", "done", "failed", "cancelled"])
+    lp.set_defaults(func=_jobs_list)
+    cp = jsub.add_parser("cancel", help="cancel a queued or running job")
+    cp.add_argument("job_id", type=int)
+    cp.set_defaults(func=_jobs_cancel)
+    rp = jsub.add_parser("retry", help="queue a failed or cancelled job again (its next attempt)")
+    rp.add_argument("job_id", type=int)
+    rp.set_defaults(func=_jobs_retry)
+
+
+def _jobs_list(args) -> int:
+    store = Store()
+    store.reap_stale()
+    rows = []
+    for j in store.jobs(status=args.status):
+        cfg = j["config"]
+        rows.append({"id": j["id"], "kind": j["kind"], "status": j["status"], "progress": f"{j['progress']:.0%}",
+                     "attempt": j["attempt"], "model": cfg.get("model"), "method": cfg.get("method") or cfg.get("mode"),
+                     "dataset": cfg.get("dataset") or cfg.get("source"), "run": j["run_id"],
+                     "held by": holder(j), "message": (j["message"] or "")[:40], "age": _age(j["created_at"])})
+    print(format_table(rows))
+    failed = [j for j in store.jobs(status="failed", limit=5) if j["error"]]
+    for j in failed[:3] if not args.status or args.status == "failed" else []:
+        print(f"\njob {j['id']} failed: {j['error'].splitlines()[0]}")
+    return 0
+
+
+def holder(job: dict) -> str | None:
+    """The worker holding a running job and how long its lease still runs ("host:pid:start, 25 s")."""
+    if job["status"] != "running" or not job.get("worker_id"):
+        return None
+    left = (job.get("lease_expires") or 0) - time.time()
+    return f"{job['worker_id']} ({left:.0f} s)" if left > 0 else f"{job['worker_id']} (lease expired)"
+
+
+def _jobs_cancel(args) -> int:
+    print(f"job {args.job_id}: {Store().request_cancel(args.job_id)}")
+    return 0
+
+
+def _jobs_retry(args) -> int:
+    store = Store()
+    job_id = store.retry(args.job_id)
+    print(f"job {job_id} queued again (attempt {store.job(job_id)['attempt']})")
+    return 0
+
+
+def _age(t: float) -> str:
+    s = time.time() - t
+    return f"{s:.0f}s" if s < 120 else f"{s / 60:.0f}m" if s < 7200 else f"{s / 3600:.0f}h"
