@@ -71,10 +71,18 @@ def _done(folder: Path) -> bool:
 
 
 def _publish(tmp: Path, folder: Path) -> Path:
-    """Mark a freshly converted folder complete and move it into place (atomic for readers)."""
-    (tmp / ".complete").write_text("ok\n")
+    """Mark a freshly converted folder complete and move it into place (atomic for readers).
+
+    Never deletes a folder it did not make: a finished conversion already there (another
+    process won the race) is kept and our copy dropped; anything else in the way is refused.
+    """
+    if _done(folder):
+        shutil.rmtree(tmp)
+        return folder
     if folder.exists():
-        shutil.rmtree(folder)
+        raise ValueError(f"{folder} exists but is not a conversion the workbench finished (no .complete file): "
+                         "move it away or point WORKBENCH_MODEL_CACHE elsewhere")
+    (tmp / ".complete").write_text("ok\n")
     tmp.replace(folder)
     return folder
 
@@ -194,8 +202,3 @@ def hub_snapshot(repo_id: str) -> str | None:
     if isinstance(found, str) and any(Path(found).parent.glob("*.safetensors")):
         return str(Path(found).parent)
     return None
-
-
-def prepare_all(names: tuple[str, ...] = ("minilm", "mpnet", "smollm2")) -> dict[str, str]:
-    """Convert the bundled assets into the cache (idempotent); used by ``make run``."""
-    return {n: resolve_model(n) for n in names}

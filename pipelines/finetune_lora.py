@@ -97,13 +97,17 @@ def wrap(model: Any, r: int, alpha: int, dropout: float, targets: list[str],
 
 
 def count_params(model: Any) -> tuple[int, int]:
-    """(trainable, total) parameter counts; a LoRA model's total includes its adapters."""
-    trainable = total = 0
-    for p in model.parameters():
-        total += p.numel()
-        if p.requires_grad:
-            trainable += p.numel()
-    return trainable, total
+    """(trainable, total) parameter counts; a LoRA model's total includes its adapters.
+
+    A peft model counts itself (``get_nb_trainable_parameters``, which also knows how
+    quantised and ZeRO-3 parameters count); a plain model is every parameter tensor, the
+    trainable ones those with ``requires_grad``.
+    """
+    if hasattr(model, "get_nb_trainable_parameters"):
+        trainable, total = model.get_nb_trainable_parameters()
+        return int(trainable), int(total)
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
 def load(base_dir: str, adapter_dir: str, num_labels: int, problem_type: str, merge: bool = True) -> Any:

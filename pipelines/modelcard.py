@@ -10,19 +10,28 @@ measure each power (an estimate from CPU load is not a RAPL reading; the card sa
 ``push(run, repo_id)`` uploads that folder when a token and a network exist. The token is
 read from the usual Hugging Face places (``HF_TOKEN``, ``hf auth login``'s file) and only
 ever handed to the client: never printed, logged or written into the export.
+
+The export never touches what the workbench did not write: it is built in a fresh folder
+next to the target and renamed into place, into a target that is new or empty (a non-empty
+``--out`` is refused, naming it). Absolute paths of this machine (the virtualenv, the
+workspace) never leave it: every JSON file of the export is rewritten with such paths made
+relative to the workspace, or cut to their last component outside it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from . import assets, paths, runs
+from .runfolder import RunFolder
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -44,7 +53,7 @@ METHOD_WORDS = {
 def find_run(run: str, store: Store | None = None) -> Path:
     """A run id (from the store or the runs folder) or a run folder path → the folder."""
     p = Path(run)
-    if p.is_dir() and (p / "config.json").is_file():
+    if p.is_dir() and RunFolder(p).config.is_file():
         return p
     row = (store or Store()).run(run)
     if row and Path(row["path"]).is_dir():
@@ -56,7 +65,7 @@ def find_run(run: str, store: Store | None = None) -> Path:
 
 def _base_model(model: str) -> tuple[str | None, str | None]:
     """(Hub id of the base model, its licence) for a config's ``model`` value."""
-    from .catalog import card_metadata
+    from .model_files import card_metadata
 
     if model in assets.ASSETS:
         a = assets.ASSETS[model]
@@ -206,26 +215,42 @@ def render_card(cfg: dict[str, Any], metrics: dict[str, Any], run_id: str, base_
 
 
 # ------------------------------------------------------------------ export
-def export_card(run: str, out: str | Path | None = None, store: Store | None = None) -> Path:
-    """Write a Hub-ready folder for a fine-tuned run; returns the folder."""
-    folder = find_run(run, store)
-    run_id = folder.name
-    cfg = runs.read_json(folder / "config.json")
-    if cfg.get("kind") != "finetune":
-        raise ValueError(f"run {run_id} is a {cfg.get('kind')!r} run: only fine-tuned runs have weights to publish")
-    metrics_path = folder / "metrics.json"
-    if not metrics_path.is_file():
-        raise FileNotFoundError(f"run {run_id} has no metrics.json (incomplete run?)")
-    metrics = runs.read_json(metrics_path)
-    model_dir = folder / "model"
-    if not model_dir.is_dir():
-        raise FileNotFoundError(f"run {run_id} has no model/ folder to export")
-    out = Path(out) if out else paths.models_dir() / "exports" / run_id
-    if out.exists() and any(out.iterdir()):
-        if not (out / "README.md").is_file():
-            raise FileExistsError(f"{out} exists and is not an earlier export: choose another --out")
-        shutil.rmtree(out)
-    shutil.copytree(model_dir, out, dirs_exist_ok=True)
+def portable(value: Any, home: Path | None = None) -> Any:
+    """``value`` (JSON data) with every absolute local path replaced by one that says nothing
+    about this machine: relative to the workspace ``home`` when inside it, else its last component."""
+    if isinstance(value, dict):
+        return {k: portable(v, home) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, home) for v in value]
+    if isinstance(value, str) and os.path.isabs(value) and "\n" not in value:
+        path = Path(value)
+        home = home or paths.home()
+        try:
+            return path.resolve().relative_to(home.resolve()).as_posix()
+        except (ValueError, OSError):
+            return path.name
+    return value
+
+
+def _target(out: str | Path | None, run_id: str) -> Path:
+    """Where the export goes: ``--out`` when new or empty; by default the first free exports/<run id>[-n]."""
+    if out is not None:
+        target = Path(out)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise ValueError(f"{target} already exists and is not an empty folder: choose a new --out "
+                             "(the export never writes into or replaces a folder it did not create)")
+        return target
+    base = paths.models_dir() / "exports" / run_id
+    target, n = base, 1
+    while target.exists():
+        n += 1
+        target = base.with_name(f"{run_id}-{n}")
+    return target
+
+
+def _write_export(out: Path, folder: RunFolder, cfg: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """Fill the (new, empty) folder ``out`` with the run's model, its records and the card."""
+    shutil.copytree(folder.model, out, dirs_exist_ok=True)
     adapter = (out / "adapter_config.json").is_file()
     meta_path = out / "workbench.json"
     meta = runs.read_json(meta_path) if meta_path.is_file() else {}
@@ -240,9 +265,46 @@ def export_card(run: str, out: str | Path | None = None, store: Store | None = N
         runs.write_json(meta_path, meta)
     runs.write_json(out / "run_config.json", cfg)
     runs.write_json(out / "run_metrics.json", metrics)
-    (out / "README.md").write_text(render_card(cfg, metrics, run_id, base_id, license, adapter, meta))
-    log.info("exported run %s to %s", run_id, out)
-    return out
+    for path in out.rglob("*.json"):  # the copied model files too (adapter, tokenizer configs)
+        data = runs.read_json(path)
+        clean = portable(data)
+        if clean != data:
+            runs.write_json(path, clean)
+    (out / "README.md").write_text(render_card(portable(cfg), portable(metrics), folder.path.name, base_id, license,
+                                               adapter, meta))
+
+
+def export_card(run: str, out: str | Path | None = None, store: Store | None = None) -> Path:
+    """Write a Hub-ready folder for a fine-tuned run; returns the folder.
+
+    ``out`` must be new or an empty folder (ValueError naming it otherwise); by default a new
+    folder under models/exports/. Built next to the target and renamed into place, so a
+    failure leaves no half export and nothing that was there is deleted.
+    """
+    folder = RunFolder(find_run(run, store))
+    run_id = folder.path.name
+    cfg = folder.read_config()
+    if cfg.get("kind") != "finetune":
+        raise ValueError(f"run {run_id} is a {cfg.get('kind')!r} run: only fine-tuned runs have weights to publish")
+    if not folder.metrics.is_file():
+        raise FileNotFoundError(f"run {run_id} has no metrics.json (incomplete run?)")
+    metrics = folder.read_metrics()
+    if not folder.model.is_dir():
+        raise FileNotFoundError(f"run {run_id} has no model/ folder to export")
+    target = _target(out, run_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    build = target.with_name(f".{target.name}.export-{uuid.uuid4().hex[:8]}")
+    build.mkdir()
+    try:
+        _write_export(build, folder, cfg, metrics)
+        if target.exists():
+            target.rmdir()  # checked empty above; fails (and deletes nothing) if something arrived since
+        build.rename(target)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)  # our own build folder, never the target
+        raise
+    log.info("exported run %s to %s", run_id, target)
+    return target
 
 
 # -------------------------------------------------------------------- push
@@ -253,7 +315,7 @@ def push(run: str, repo_id: str, private: bool = False, settings: Any = None, st
     from huggingface_hub import HfApi, get_token
     from huggingface_hub.errors import HfHubHTTPError
 
-    from .hub import HubError, HubSettings, _get_json, call_bounded, offline_reason, run_with_deadline
+    from .hub_http import HubError, HubSettings, call_bounded, get_json, offline_reason, run_with_deadline
 
     if repo_id.count("/") > 1 or not repo_id.strip("/"):
         raise ValueError(f"bad repo id {repo_id!r}: use NAME or OWNER/NAME")
@@ -267,7 +329,7 @@ def push(run: str, repo_id: str, private: bool = False, settings: Any = None, st
     folder = find_run(run, store)
     # check the endpoint and the token within the usual bounds before a long upload
     try:
-        run_with_deadline(lambda: call_bounded(lambda t: _get_json(f"{s.url}/api/whoami-v2", None, token, t),
+        run_with_deadline(lambda: call_bounded(lambda t: get_json(f"{s.url}/api/whoami-v2", None, token, t),
                                                "checking the token", s, time.monotonic() + s.deadline_s),
                           s.deadline_s + 1.0, "checking the token")
     except HubError as exc:

@@ -110,7 +110,7 @@ def fixture_models() -> list[dict[str, Any]]:
 def served_model(repo_id: str, folder: Path, *, downloads: int, likes: int, trending: int, modified: str,
                  extra_files: dict[str, bytes] | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
     """A model entry whose files really exist (a checkpoint folder), plus those files."""
-    from pipelines.catalog import safetensors_params
+    from pipelines.model_files import safetensors_params
 
     files = {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir()) if p.is_file()}
     files.update(extra_files or {})

@@ -109,7 +109,7 @@ def _hub_run(hub_server: FakeHub, dataset_id: str, method: str) -> dict:
     from huggingface_hub import constants
 
     from pipelines import hub, jobs
-    from pipelines.catalog import SearchQuery
+    from pipelines.candidates import SearchQuery
     from pipelines.configs import FinetuneConfig
     from pipelines.store import Store
 

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from pipelines import catalog, cli
-from pipelines.catalog import SearchQuery
+from pipelines import catalog, cli, model_files, shortlist
+from pipelines.candidates import SearchQuery, parse_count
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -84,13 +84,13 @@ def test_safetensors_header_counts(tmp_path):
 
     save_file({"w": np.zeros((3, 4), np.float32), "b": np.zeros(4, np.float16),
                "position_ids": np.zeros((1, 7), np.int64)}, str(tmp_path / "model.safetensors"))
-    counts = catalog.safetensors_params(tmp_path)
+    counts = model_files.safetensors_params(tmp_path)
     assert counts == {"F32": 12, "F16": 4, "I64": 7}
-    assert catalog.params_from_dtypes(counts) == 16
-    assert catalog.size_from_dtypes(counts) == pytest.approx((12 * 4 + 4 * 2 + 7 * 8) / 1e6)
+    assert model_files.params_from_dtypes(counts) == 16
+    assert model_files.size_from_dtypes(counts) == pytest.approx((12 * 4 + 4 * 2 + 7 * 8) / 1e6)
     (tmp_path / "bad.safetensors").write_bytes(b"\xff" * 16)
     with pytest.raises(ValueError, match="does not look like a safetensors file"):
-        catalog.safetensors_header(tmp_path / "bad.safetensors")
+        model_files.safetensors_header(tmp_path / "bad.safetensors")
 
 
 def test_catalog_search_applies_the_same_filters():
@@ -110,12 +110,12 @@ def test_catalog_search_applies_the_same_filters():
 
 
 def test_parse_count_and_bad_queries():
-    assert catalog.parse_count("150M") == 150_000_000
-    assert catalog.parse_count("1.5B") == 1_500_000_000
-    assert catalog.parse_count("500k") == 500_000
-    assert catalog.parse_count("22700000") == 22_700_000
+    assert parse_count("150M") == 150_000_000
+    assert parse_count("1.5B") == 1_500_000_000
+    assert parse_count("500k") == 500_000
+    assert parse_count("22700000") == 22_700_000
     with pytest.raises(ValueError, match="150M"):
-        catalog.parse_count("lots")
+        parse_count("lots")
     with pytest.raises(ValueError, match="unknown sort"):
         SearchQuery(sort="stars")
     with pytest.raises(ValueError, match="limit"):
@@ -124,16 +124,16 @@ def test_parse_count_and_bad_queries():
 
 def test_shortlist_add_remove_list(store):
     mini = catalog.asset_candidate(catalog.assets.ASSETS["minilm"])
-    catalog.shortlist_add("ds-a", mini, store)
-    catalog.shortlist_add("ds-a", {"id": "acme/bert-base-en", "params": 110_000_000}, store)
-    catalog.shortlist_add("ds-a", mini, store)  # re-adding refreshes, never duplicates
-    items = catalog.shortlist("ds-a", store)
+    shortlist.shortlist_add("ds-a", mini, store)
+    shortlist.shortlist_add("ds-a", {"id": "acme/bert-base-en", "params": 110_000_000}, store)
+    shortlist.shortlist_add("ds-a", mini, store)  # re-adding refreshes, never duplicates
+    items = shortlist.shortlist("ds-a", store)
     assert [x["id"] for x in items] == ["sentence-transformers/all-MiniLM-L6-v2", "acme/bert-base-en"]
     assert items[0]["model_ref"] == "minilm" and items[1]["model_ref"] == "acme/bert-base-en"
-    assert catalog.shortlist("ds-b", store) == []  # per dataset
-    assert [x["id"] for x in catalog.shortlist_remove("ds-a", "minilm", store)] == ["acme/bert-base-en"]
+    assert shortlist.shortlist("ds-b", store) == []  # per dataset
+    assert [x["id"] for x in shortlist.shortlist_remove("ds-a", "minilm", store)] == ["acme/bert-base-en"]
     with pytest.raises(KeyError, match="not on the shortlist"):
-        catalog.shortlist_remove("ds-a", "minilm", store)
+        shortlist.shortlist_remove("ds-a", "minilm", store)
     assert store.get("shortlist", "ds-a")[0]["id"] == "acme/bert-base-en"
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import catalog, hub
-from pipelines.catalog import SearchQuery
+from pipelines import catalog, hub, model_files, shortlist
+from pipelines.candidates import SearchQuery, SearchResult
 from tests.fixtures_hub import TINY_REPO
 
 FAST = dict(backoff_s=0.05)
@@ -24,7 +24,7 @@ def ids(result) -> list[str]:
     return [c.id for c in result.candidates]
 
 
-def run_search(q: SearchQuery, store, **settings) -> catalog.SearchResult:
+def run_search(q: SearchQuery, store, **settings) -> SearchResult:
     return hub.search(q, hub.HubSettings(**{**FAST, **settings}), store=store)
 
 
@@ -96,7 +96,7 @@ def test_details_from_model_info(fake_hub, store, tmp_path):
     assert by_id["acme/distil-en"].size_mb == 132.0 and by_id["acme/distil-en"].license == "mit"
 
     tiny = by_id[TINY_REPO]
-    assert tiny.params == catalog.params_from_dtypes(catalog.safetensors_params(tiny_dir(fake_hub, tmp_path)))
+    assert tiny.params == model_files.params_from_dtypes(model_files.safetensors_params(tiny_dir(fake_hub, tmp_path)))
 
     remote = by_id["acme/remote-code-bert"]
     assert remote.needs_remote_code and not remote.runnable
@@ -189,7 +189,7 @@ def test_search_cli_against_the_hub(fake_hub, capsys, tmp_path):
 
     # shortlisting a Hub id looks its details up on the Hub
     assert cli.main(["shortlist", "add", "rt-demo", "acme/distil-en"]) == 0
-    entry = catalog.shortlist("rt-demo")[0]
+    entry = shortlist.shortlist("rt-demo")[0]
     assert (entry["id"], entry["params"], entry["license"]) == ("acme/distil-en", 66_000_000, "mit")
 
 
@@ -253,7 +253,7 @@ def test_download_takes_only_safe_files_and_resolves_offline(fake_hub, store, mo
     local = {c.id: c for c in catalog.installed()}[TINY_REPO]
     assert local.source == "hf-cache" and local.installed and local.runnable
     cached = store.get("hub", f"{fake_hub.url}/{TINY_REPO}")
-    assert local.params == catalog.params_from_dtypes(cached["safetensors"]["parameters"]) > 10_000
+    assert local.params == model_files.params_from_dtypes(cached["safetensors"]["parameters"]) > 10_000
 
 
 def test_search_download_finetune_end_to_end(tiny_hub_full_run, store):

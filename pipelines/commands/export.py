@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export-card", help="write a Hub-ready folder (weights, tokenizer, model card) for a run",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="run id (see `runs list`) or run folder")
-    p.add_argument("--out", type=Path, help="target folder (default: models/exports/<run id>)")
+    p.add_argument("--out", type=Path, help="target folder, new or empty (default: a new models/exports/<run id>)")
     p.set_defaults(func=_export)
 
     pp = sub.add_parser("push", help="upload a run's exported folder to the Hub (needs a token and a network)")

@@ -14,8 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..catalog import SORT_KEYS, human_count, parse_count
-from ..cli import UserError, format_table
+from ..candidates import SORT_KEYS, human_count, parse_count
+from ..textout import format_table
+from .common import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -98,7 +99,7 @@ def rows(candidates) -> list[dict]:
 
 def _search(args: argparse.Namespace) -> int:
     from .. import hub
-    from ..catalog import SearchQuery
+    from ..candidates import SearchQuery
 
     q = SearchQuery(task=args.task, query=args.query, library=args.library or None, language=args.language,
                     licenses=args.license, sort=args.sort, limit=args.limit, exclude=_exclusions(args),
@@ -141,7 +142,7 @@ def lookup(model: str, settings=None):
 
 
 def _shortlist_add(args: argparse.Namespace) -> int:
-    from ..catalog import shortlist_add
+    from ..shortlist import shortlist_add
 
     for m in args.model:
         items = shortlist_add(args.dataset, lookup(m, _settings(args)))
@@ -150,7 +151,7 @@ def _shortlist_add(args: argparse.Namespace) -> int:
 
 
 def _shortlist_remove(args: argparse.Namespace) -> int:
-    from ..catalog import shortlist_remove
+    from ..shortlist import shortlist_remove
 
     items = []
     for m in args.model:
@@ -160,7 +161,8 @@ def _shortlist_remove(args: argparse.Namespace) -> int:
 
 
 def _shortlist_list(args: argparse.Namespace) -> int:
-    from ..catalog import Candidate, shortlist
+    from ..candidates import Candidate
+    from ..shortlist import shortlist
 
     items = shortlist(args.dataset)
     if args.json:
