@@ -7,7 +7,7 @@
 Runs each fine-tune through the real job path (``jobs.run_now``) in a scratch workspace
 (``--home`` to keep the runs) and prints, per run, train samples/s, test accuracy and
 macro-F1 (95% CIs), energy; then the ratios LoRA/full training speed and the accuracy gaps,
-against the targets of issue 3 (best ≥ 0.88, MiniLM ≥ 0.80, MiniLM LoRA within 3 points of
+against the demo's quality targets (best ≥ 0.88, MiniLM ≥ 0.80, MiniLM LoRA within 3 points of
 full). Ratios are measured in one process on one machine, so they compare; absolute
 timings depend on the machine and on whatever else runs on it.
 """

@@ -1,11 +1,11 @@
-"""Benchmark the LLM baselines of issue 4 on the same Rotten Tomatoes test texts.
+"""Benchmark the LLM baselines (prompt runs) on the same Rotten Tomatoes test texts.
 
     python bench/llm.py --threads 1          # 200 test texts, SmolLM2 all variants + Gemma
     python bench/llm.py --n 60 --no-gemma    # smoke check
 
 Speed section (SmolLM2, first template, ``--speed-n`` texts): zero-/few-shot label scoring
-and generate-and-parse timed in interleaved rounds, best round kept, then the ratios of the
-issue's targets: few-shot label scoring ≥ 3× faster than few-shot generate-and-parse, and
+and generate-and-parse timed in interleaved rounds, best round kept, then the ratios against
+their targets: few-shot label scoring ≥ 3× faster than few-shot generate-and-parse, and
 few-shot cost per text ≤ 1.5× zero-shot.
 
 Accuracy section: for each template (default: review, classify, question) on the first

@@ -3,7 +3,7 @@
 ``evaluate`` writes ``predictions.parquet`` (ids, text, gold, pred, one ``p::<label>`` column
 per class, ``correct``) and returns :func:`pipelines.metrics.compute_metrics` of it, so the
 dashboard's error explorer and the leaderboard read the very numbers the metrics came from.
-``measure_speed`` gives the two speed figures of the issue: ms/text at batch 1 (what a user
+``measure_speed`` gives the two speed figures every run reports: ms/text at batch 1 (what a user
 of the playground feels) and texts/s at batch 32 (what bulk scoring costs).
 """
 

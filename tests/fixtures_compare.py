@@ -1,10 +1,10 @@
 """Fixtures of the comparison/export area: real runs made by the pipeline, on two different splits.
 
-``two_runs`` reuses the training area's session runs (``minilm_full_run``, ``minilm_lora_run``
-in tests/fixtures_runs.py) when they exist, so the suite trains them once; otherwise it makes
-two tiny runs itself through the same job path (``jobs.run_now``). ``other_split_run`` is a
-tiny real fine-tune on a second dataset (``genres_small``, multi-label): a run the comparison
-must refuse to mix with the others, and a multi-label run for the charts.
+``two_runs`` is the training area's session runs (``minilm_full_run``, ``minilm_lora_run``
+in tests/fixtures_runs.py, each a run id), so the suite trains them once. ``other_split_run``
+is a tiny real fine-tune (``jobs.run_now``) on a second dataset (``genres_small``,
+multi-label): a run the comparison must refuse to mix with the others, and a multi-label
+run for the charts.
 """
 
 from __future__ import annotations
@@ -24,18 +24,6 @@ class RunSet:
     run_ids: list[str]
 
 
-def run_id_of(value: Any) -> str:
-    """A run id from whatever a run fixture returns (an id, a store row, a dict or an object)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return value.get("run_id") or value["id"]
-    for attr in ("run_id", "id"):
-        if isinstance(getattr(value, attr, None), str):
-            return getattr(value, attr)
-    raise TypeError(f"cannot find a run id in {value!r}")
-
-
 def tiny_run(dataset_id: str, method: str, name: str, **overrides: Any) -> str:
     from pipelines.configs import FinetuneConfig
     from pipelines.jobs import run_now
@@ -47,12 +35,9 @@ def tiny_run(dataset_id: str, method: str, name: str, **overrides: Any) -> str:
 
 
 @pytest.fixture(scope="session")
-def two_runs(request, rt_small) -> RunSet:
+def two_runs(minilm_full_run: str, minilm_lora_run: str) -> RunSet:
     """Two real runs on rt_small's split (full fine-tune and LoRA of MiniLM)."""
-    try:
-        ids = [run_id_of(request.getfixturevalue(name)) for name in ("minilm_full_run", "minilm_lora_run")]
-    except pytest.FixtureLookupError:
-        ids = [tiny_run(rt_small.id, "full", "MiniLM full"), tiny_run(rt_small.id, "lora", "MiniLM LoRA")]
+    ids = [minilm_full_run, minilm_lora_run]
     from pipelines.store import Store
 
     store = Store()
