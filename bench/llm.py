@@ -163,7 +163,7 @@ def speed_section(lm, texts, args, ds, build_predictor, PromptConfig) -> None:
     best: dict[str, float] = {}
     for _ in range(args.rounds):
         for key, cfg in variants.items():
-            lm._prefix.clear()
+            lm.clear_prefix_cache()
             t0 = time.perf_counter()
             pred, _ = build_predictor(PromptConfig(dataset="rotten_tomatoes", model=lm.name, template=tpl, **cfg),
                                       ds.labels, False, train=ds.train, lm=lm)

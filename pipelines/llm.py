@@ -211,6 +211,10 @@ class CausalLM(LM):
         self.stats["texts"] += len(requests)
         return out
 
+    def clear_prefix_cache(self) -> None:
+        """Forget the cached heads, so the next score pays for them again (timings start cold)."""
+        self._prefix.clear()
+
     def _head(self, head: str) -> list[int]:
         if head not in self._head_ids:
             self._head_ids[head] = self.encode(head)
