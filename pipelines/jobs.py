@@ -115,7 +115,7 @@ class JobContext:
         return self._land(self.work_dir, {
             "id": run_id, "job_id": self.job_id, "kind": self.kind, "name": name or run_id,
             "dataset_id": dataset["id"], "split_hash": dataset["split_hash"], "model": model,
-            "method": method, "summary": runs.summary_from_metrics(metrics),
+            "method": method, "summary": runs.summary_from_metrics(metrics), "sweep": self.job.get("sweep"),
         })
 
     # -- lease renewal

@@ -7,7 +7,6 @@ Models and Runs pages to offer those models for a run.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +18,6 @@ NAMESPACE = "shortlist"
 
 # Read-modify-write of one list must not interleave: two clicks in the dashboard (threads of
 # one process) would otherwise both read the old list and the later write drop an entry.
-_LOCK = threading.Lock()
 
 Entries = list[dict[str, Any]]
 
@@ -30,11 +28,7 @@ def shortlist(dataset_id: str, store: Store | None = None) -> Entries:
 
 
 def _update(dataset_id: str, store: Store | None, change: Callable[[Entries], Entries]) -> Entries:
-    store = store or Store()
-    with _LOCK:
-        items = change(store.get(NAMESPACE, dataset_id) or [])
-        store.put(NAMESPACE, dataset_id, items)
-    return items
+    return (store or Store()).update(NAMESPACE, dataset_id, lambda items: change(items or []), default=[])
 
 
 def shortlist_add(dataset_id: str, candidate: Candidate | dict[str, Any], store: Store | None = None) -> Entries:

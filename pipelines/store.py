@@ -83,7 +83,7 @@ class Store:
         if current == SCHEMA_VERSION:
             return []
         if current == 0 and self._has_tables():
-            current = 1 if not self._has_column("jobs", "worker_id") else 2
+            current = 1  # made before versioning: the schema of version 1
         if current and current < SCHEMA_VERSION:
             backup = self.path.with_name(f"{self.path.name}.v{current}.bak")
             if not backup.exists():
@@ -99,16 +99,10 @@ class Store:
                     con.execute(stmt)
                 con.execute(f"PRAGMA user_version={version}")
             applied.append(version)
-        if current and current < SCHEMA_VERSION:  # a v1 store had no user_version: record where it came from
-            with self.tx() as con:
-                con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return applied
 
     def _has_tables(self) -> bool:
         return bool(self._rows("SELECT name FROM sqlite_master WHERE type='table' AND name='jobs'"))
-
-    def _has_column(self, table: str, column: str) -> bool:
-        return any(r["name"] == column for r in self._rows(f"PRAGMA table_info({table})"))
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -324,10 +318,10 @@ class Store:
         with self.tx() as con:
             con.execute(
                 "INSERT OR REPLACE INTO runs (id, job_id, kind, name, dataset_id, split_hash, model, method, "
-                "path, summary, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "path, summary, created_at, sweep) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run["id"], run.get("job_id"), run["kind"], run.get("name"), run["dataset_id"],
                  run["split_hash"], run["model"], run.get("method"), str(run["path"]),
-                 json.dumps(run.get("summary", {})), time.time()),
+                 json.dumps(run.get("summary", {})), time.time(), run.get("sweep")),
             )
 
     def runs(self, dataset_id: str | None = None, split_hash: str | None = None) -> list[dict[str, Any]]:
@@ -364,6 +358,15 @@ class Store:
         if not rows or (max_age_s is not None and time.time() - rows[0]["updated_at"] > max_age_s):
             return None
         return json.loads(rows[0]["value"])
+
+    def update(self, namespace: str, key: str, change: Any, default: Any = None) -> Any:
+        """Read, change and write one kv document in one transaction (no lost update between processes)."""
+        with self.tx() as con:
+            row = con.execute("SELECT value FROM kv WHERE namespace=? AND key=?", (namespace, key)).fetchone()
+            value = change(json.loads(row["value"]) if row else default)
+            con.execute("INSERT OR REPLACE INTO kv (namespace, key, value, updated_at) VALUES (?,?,?,?)",
+                        (namespace, key, json.dumps(value), time.time()))
+        return value
 
     def items(self, namespace: str) -> dict[str, Any]:
         return {r["key"]: json.loads(r["value"])

@@ -78,6 +78,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN sweep TEXT",
         "CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, priority, id)",
     ),
+    (  # 3: runs remember their sweep, so Compare can fold a sweep without joining jobs
+        "ALTER TABLE runs ADD COLUMN sweep TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

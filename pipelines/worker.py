@@ -20,6 +20,7 @@ from . import paths
 from .jobs import execute
 from .procs import pid_alive
 from .store import Store, this_worker_id
+from .sweeps import apply_retention
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ def worker_loop(store: Store | None = None, once: bool = False, poll_s: float = 
             continue
         log.info("worker %s: job %s (%s), attempt %s", worker_id, job["id"], job["kind"], job["attempt"])
         execute(store, job, worker_id)
+        if job.get("sweep"):
+            apply_retention(store, job["sweep"])
         done += 1
         idle_since = time.monotonic()
     store.delete("worker", "current")

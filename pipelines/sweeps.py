@@ -1,0 +1,148 @@
+"""Sweeps: one job per point of a grid over config fields, grouped so Compare can fold them.
+
+``finetune --grid learning_rate=1e-4,3e-4,1e-3 --grid method=full,lora`` queues the six
+points of that grid as ordinary jobs of one sweep (the ``sweep`` column of jobs and runs).
+The *best point* is chosen on validation — the score the run's own training selected on —
+never on the test split, which would turn the comparison into a search over the test set.
+
+Retention: a sweep may keep only its best point's weights (``keep="best"``). Once every
+point has finished, the other points' ``model/`` folders are replaced by a small note; their
+metrics and predictions stay, so Compare and Errors still show every point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import shutil
+import time
+from typing import Any
+
+from . import kinds
+from .configs import config_fields
+from .runfolder import RunFolder, write_json
+from .store import FINAL, Store
+
+log = logging.getLogger(__name__)
+
+KV = "sweeps"
+KEEP = ("all", "best")
+DROPPED_NOTE = "weights_dropped.json"
+
+
+def parse_grid(specs: list[str], config_cls: type) -> dict[str, list[Any]]:
+    """``["learning_rate=1e-4,3e-4", "method=full,lora"]`` → typed values per field (checked by name)."""
+    fields = {f.name: f for f in config_fields(config_cls)}
+    grid: dict[str, list[Any]] = {}
+    for spec in specs:
+        name, sep, values = spec.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not values.strip():
+            raise ValueError(f"--grid {spec!r}: write FIELD=V1,V2,… (e.g. learning_rate=1e-4,3e-4)")
+        if name not in fields:
+            raise ValueError(f"--grid {spec!r}: {config_cls.__name__} has no field {name!r}; "
+                             f"fields: {', '.join(sorted(fields))}")
+        if name in grid:
+            raise ValueError(f"--grid names {name!r} twice")
+        grid[name] = [_convert(fields[name], v.strip(), spec) for v in values.split(",") if v.strip()]
+    return grid
+
+
+def _convert(field: Any, text: str, spec: str) -> Any:
+    if field.optional and text.lower() in ("none", "default"):
+        return None
+    try:
+        if field.type is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        return field.type(text) if field.type in (int, float, str) else text
+    except ValueError:
+        raise ValueError(f"--grid {spec!r}: {text!r} is not a valid {field.name} ({field.type.__name__})") from None
+
+
+def points(base: dict[str, Any], grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the grid on top of ``base``, in grid order."""
+    names = list(grid)
+    return [{**base, **dict(zip(names, combo))} for combo in itertools.product(*(grid[n] for n in names))]
+
+
+def queue_sweep(store: Store, kind: str, base: dict[str, Any], grid: dict[str, list[Any]],
+                keep: str = "all", name: str | None = None) -> tuple[str, list[int]]:
+    """Validate every point first (nothing is queued if one is invalid), then queue them as one sweep."""
+    from .jobs import submit
+
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
+    k = kinds.get(kind)
+    configs = [k.normalise(p) for p in points(base, grid)]
+    blob = json.dumps({"kind": kind, "base": base, "grid": grid, "at": time.time()}, sort_keys=True, default=str)
+    sweep_id = f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{hashlib.sha1(blob.encode()).hexdigest()[:6]}"
+    label = name or ", ".join(f"{n}={'/'.join(map(str, v))}" for n, v in grid.items())
+    for cfg, point in zip(configs, points({}, grid)):
+        cfg["run_name"] = cfg.get("run_name") or f"{label} · " + ", ".join(f"{n}={v}" for n, v in point.items())
+    store.put(KV, sweep_id, {"kind": kind, "grid": grid, "keep": keep, "name": label, "created_at": time.time()})
+    return sweep_id, [submit(store, kind, cfg, sweep=sweep_id) for cfg in configs]
+
+
+def validation_score(metrics: dict[str, Any]) -> float | None:
+    """The validation macro-F1 a run was selected on (fine-tune: the best evaluation), or None."""
+    val = metrics.get("validation") or {}
+    score = val.get("macro_f1", (metrics.get("train") or {}).get("best_val_macro_f1"))
+    return None if score is None else float(score)
+
+
+def best_runs(store: Store, run_rows: list[dict[str, Any]]) -> dict[str, str]:
+    """sweep id → id of its run with the best validation score (runs without one never win)."""
+    best: dict[str, tuple[float, str]] = {}
+    for row in run_rows:
+        sweep = row.get("sweep")
+        if not sweep:
+            continue
+        try:
+            score = validation_score(RunFolder(row["path"]).read_metrics())
+        except (OSError, ValueError):
+            score = None
+        if score is not None and (sweep not in best or score > best[sweep][0]):
+            best[sweep] = (score, row["id"])
+    return {sweep: run_id for sweep, (_, run_id) in best.items()}
+
+
+def collapse(store: Store, run_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with each sweep folded to its best point on validation (other runs unchanged)."""
+    winners = set(best_runs(store, run_rows).values())
+    return [r for r in run_rows if not r.get("sweep") or r["id"] in winners]
+
+
+def apply_retention(store: Store, sweep_id: str) -> list[str]:
+    """Once every job of a ``keep="best"`` sweep is final, drop the other points' weights.
+
+    Returns the run ids whose weights were dropped. Only ``model/`` folders inside run
+    folders this workbench made are touched.
+    """
+    meta = store.get(KV, sweep_id) or {}
+    jobs = [j for j in store.jobs(limit=100_000) if j.get("sweep") == sweep_id]
+    if meta.get("keep") != "best" or not jobs or any(j["status"] not in FINAL for j in jobs):
+        return []
+    rows = [r for r in store.runs() if r.get("sweep") == sweep_id]
+    winner = best_runs(store, rows).get(sweep_id)
+    dropped = []
+    for row in rows:
+        folder = RunFolder(row["path"])
+        if row["id"] == winner or not folder.model.is_dir() or (folder.model / DROPPED_NOTE).exists():
+            continue
+        note = {"dropped_at": time.time(), "sweep": sweep_id, "best_run": winner,
+                "why": "sweep retention keeps only the best point's weights; metrics and predictions are kept"}
+        shutil.rmtree(folder.model)
+        folder.model.mkdir()
+        write_json(folder.model / DROPPED_NOTE, note)
+        dropped.append(row["id"])
+    if dropped:
+        log.info("sweep %s: dropped the weights of %d non-best point(s), kept %s", sweep_id, len(dropped), winner)
+    return dropped
+
+
+def weights_dropped(run_dir: Any) -> bool:
+    return (RunFolder(run_dir).model / DROPPED_NOTE).exists()
