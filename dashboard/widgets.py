@@ -10,7 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from pipelines import runs
+from pipelines import columns, runs
+from pipelines.jobs import lease_holder
+from pipelines.runfolder import RunFolder
 
 # Markdown for the status word (material icons, not emoji: they render the same in every browser font)
 STATUS_MD = {"queued": ":gray[:material/schedule: queued]", "running": ":blue[:material/play_circle: running]",
@@ -76,6 +78,10 @@ def job_line(job: dict[str, Any]) -> None:
     bits += [f"{k} {v:.4g}" for k, v in list(metrics.items())[:3]]
     if job.get("message") and job["message"] not in (status, "starting"):
         bits.append(str(job["message"])[:80])
+    if (job.get("attempt") or 1) > 1:
+        bits.append(f"attempt {job['attempt']}")
+    if holder := lease_holder(job):
+        bits.append(f"held by {holder}")
     st.progress(min(max(p, 0.0), 1.0), text=f"**{job_title(job)}** — {p:.0%} · " + " · ".join(bits))
 
 
@@ -91,7 +97,7 @@ def job_log(job: dict[str, Any], tail_lines: int = 60) -> str | None:
         run = state.store().run(job["run_id"])
         folder = Path(run["path"]) if run else None
     folder = folder if folder and folder.exists() else work_dir(job)
-    f = folder / "log.txt"
+    f = RunFolder(folder).log
     if not f.exists():
         return None
     with f.open("rb") as fh:
@@ -101,29 +107,35 @@ def job_log(job: dict[str, Any], tail_lines: int = 60) -> str | None:
     return "\n".join(text.splitlines()[-tail_lines:])
 
 
+def _ci_text(ci) -> str:
+    return f"{ci[0]:.3f}–{ci[1]:.3f}" if isinstance(ci, (list, tuple)) and len(ci) == 2 and ci[0] is not None else ""
+
+
 def leaderboard(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per run, best macro-F1 first: the numbers people compare."""
+    """One row per run, best macro-F1 first: the metric columns of :mod:`pipelines.columns`, from the store summary."""
     out = []
     for r in rows:
         s = r["summary"]
-        ci = s.get("macro_f1_ci")
-        out.append({
-            "run": state.run_label(r), "kind": r["kind"], "model": Path(str(r["model"])).name,
-            "method": r.get("method") or "", "accuracy": s.get("accuracy"), "macro-F1": s.get("macro_f1"),
-            "macro-F1 95% CI": f"{ci[0]:.3f}–{ci[1]:.3f}" if isinstance(ci, (list, tuple)) and len(ci) == 2 else "",
-            "energy (kWh)": s.get("energy_kwh"), "latency (ms)": s.get("latency_ms"),
-            "params (M)": (s["params"] / 1e6) if s.get("params") else None,
-        })
+        row = {"run": state.run_label(r), "kind": r["kind"], "model": Path(str(r["model"])).name,
+               "method": r.get("method") or ""}
+        for col in columns.table_columns():
+            row[col.with_unit()] = col.value({}, s)
+            if col.ci:
+                row[f"{col.name} 95% CI"] = _ci_text(s.get(col.ci_key))
+        out.append(row)
     df = pd.DataFrame(out)
     if not df.empty:
-        df = df.sort_values("macro-F1", ascending=False, na_position="last").reset_index(drop=True)
+        df = df.sort_values(columns.REGISTRY["macro_f1"].with_unit(), ascending=False, na_position="last")
+        df = df.reset_index(drop=True)
     return df
 
 
-LEADERBOARD_COLUMNS = {
-    "accuracy": st.column_config.NumberColumn(format="%.3f"),
-    "macro-F1": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0),
-    "energy (kWh)": st.column_config.NumberColumn(format="%.2e", help="measured by CodeCarbon (train + eval)"),
-    "latency (ms)": st.column_config.NumberColumn(format="%.1f", help="one text, batch 1, CPU"),
-    "params (M)": st.column_config.NumberColumn(format="%.1f"),
-}
+def leaderboard_columns() -> dict[str, Any]:
+    """Streamlit column formats of :func:`leaderboard`: quality as 0–1 bars, the rest with their axis title as help."""
+    out: dict[str, Any] = {}
+    for col in columns.table_columns():
+        if col.role == "quality":
+            out[col.with_unit()] = st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0)
+        else:
+            out[col.with_unit()] = st.column_config.NumberColumn(format=f"%.{col.digits}g", help=col.axis)
+    return out

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -158,6 +159,14 @@ class JobContext:
         self._beat_once()
         logging.getLogger().removeHandler(self._log_handler)
         self._log_handler.close()
+
+
+def lease_holder(job: dict[str, Any]) -> str | None:
+    """Who holds a running job and for how long its lease still runs: "host:pid:start (25 s left)"."""
+    if job["status"] != "running" or not job.get("worker_id"):
+        return None
+    left = (job.get("lease_expires") or 0) - time.time()
+    return f"{job['worker_id']} ({left:.0f} s left)" if left > 0 else f"{job['worker_id']} (lease expired)"
 
 
 def submit(store: Store, kind: str, config: dict[str, Any], sweep: str | None = None) -> int:

@@ -204,7 +204,8 @@ def test_runs_queue_cancel_and_retry(own_store):
     assert own_store.job(jid)["status"] == "cancelled"
     at.button(key=f"retry_{jid}").click().run()
     again = own_store.jobs()
-    assert len(again) == 2 and again[0]["status"] == "queued" and again[0]["config"] == cfg
+    assert len(again) == 1 and again[0]["status"] == "queued" and again[0]["config"] == cfg
+    assert again[0]["attempt"] == 2, "retry queues the next attempt of the same job"
     own_store.request_cancel(again[0]["id"])
 
 
@@ -322,3 +323,27 @@ def test_pure_helpers_on_real_predictions(two):
     summary = analysis.agreement(res, "negative")
     assert summary["disagree"] and summary["correct"] == {"a": False, "b": True}
     assert pd.api.types.is_bool_dtype(table["disagree"])
+
+
+def test_runs_form_queues_a_sweep_and_the_queue_shows_the_holder(own_store):
+    at = app("views/runs.py", dataset="rt_small")
+    at.text_input(key="finetune_grid").set_value("learning_rate=1e-4,3e-4; method=full,lora").run()
+    button = next(b for b in at.button if b.label == "Queue a sweep of 4 finetune jobs")
+    button.click().run()
+    jobs = own_store.jobs()
+    assert len(jobs) == 4 and len({j["sweep"] for j in jobs}) == 1 and jobs[0]["sweep"]
+    assert {(j["config"]["learning_rate"], j["config"]["method"]) for j in jobs} == {
+        (1e-4, "full"), (1e-4, "lora"), (3e-4, "full"), (3e-4, "lora")}
+    # a job held by a worker on another machine shows who holds it, and is not failed under it
+    held = jobs[-1]["id"]
+    own_store.claim(held, worker_id="gpu-box:4242:1700000000", pid=4242)
+    from dashboard import state
+
+    state.refresh()  # as the queue's next tick after the page's cache expires
+    at.run()
+    assert any("held by gpu-box:4242:1700000000" in p.proto.text for p in at.get("progress"))
+    assert own_store.job(held)["status"] == "running"
+    for j in own_store.jobs():
+        own_store.request_cancel(j["id"])
+    at.text_input(key="finetune_grid").set_value("nope=1,2").run()
+    assert any("has no field 'nope'" in s for s in texts(at.error))

@@ -57,3 +57,23 @@ def test_sweep_folds_to_best_on_validation_and_drops_other_weights(store, rt_sma
         folder = RunFolder(row["path"])
         assert folder.metrics.exists() and folder.predictions.exists()
         assert sweeps.weights_dropped(folder.path) == (row["id"] != best)
+
+
+@pytest.mark.slow
+def test_cli_finetune_grid_runs_a_real_sweep_and_keeps_only_the_best_weights(store, rt_small, capsys):
+    from pipelines.cli import main
+    from pipelines.predictor import load_run_predictor
+
+    tiny = ["--dataset", rt_small.id, "--max-train-samples", "48", "--max-eval-samples", "24", "--max-length", "32",
+            "--speed-samples", "0", "--method", "lora"]
+    assert main(["finetune", *tiny, "--grid", "learning_rate=1e-4,3e-3", "--keep-weights", "best"]) == 0
+    out = capsys.readouterr().out
+    sweep_id = out.split("sweep ", 1)[1].split(":")[0]
+    rows = [r for r in store.runs() if r.get("sweep") == sweep_id]
+    assert len(rows) == 2 and "best on validation" in out
+    scores = {r["id"]: sweeps.validation_score(RunFolder(r["path"]).read_metrics()) for r in rows}
+    best = max(scores, key=scores.get)
+    assert sweeps.best_runs(store, rows)[sweep_id] == best
+    kept = [r for r in rows if not sweeps.weights_dropped(r["path"])]
+    assert [r["id"] for r in kept] == [best]
+    assert load_run_predictor(kept[0]["path"]).predict_proba(["a fine film"]).shape == (1, 2)

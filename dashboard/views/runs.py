@@ -72,10 +72,48 @@ def configure(kind: str, cls: type, main: list[str]) -> None:
             cfgs.append(one.to_dict())
         except (TypeError, ValueError) as exc:
             errors.append(str(exc))
+    grid, keep, grid_error = sweep_form(kind, cls) if kind == "finetune" else ({}, "all", None)
+    errors += [grid_error] if grid_error else []
     for e in errors:
         st.error(e)
+    if grid and cfgs:
+        from pipelines.sweeps import points
+
+        n = len(cfgs) * len(points({}, grid))
+        st.button(f"Queue a sweep of {n} {kind} job{'s' if n != 1 else ''}", type="primary",
+                  disabled=bool(errors), key=f"{kind}_queue", on_click=queue_sweeps, args=(kind, cfgs, grid, keep))
+        return
     st.button(f"Queue {len(cfgs)} {kind} job{'s' if len(cfgs) != 1 else ''}", type="primary",
               disabled=bool(errors) or not cfgs, key=f"{kind}_queue", on_click=queue, args=(kind, cfgs))
+
+
+def sweep_form(kind: str, cls: type) -> tuple[dict[str, Any], str, str | None]:
+    """An optional grid over config fields ("learning_rate=1e-4,3e-4; method=full,lora") and its retention."""
+    from pipelines.sweeps import parse_grid
+
+    with st.expander("Sweep (optional): one job per combination of values"):
+        text = st.text_input("Grid", key=f"{kind}_grid", placeholder="learning_rate=1e-4,3e-4,1e-3; method=full,lora",
+                             help="FIELD=V1,V2 separated by ';'. The best point is chosen on validation, "
+                                  "never on the test split; Compare can fold the sweep to it.")
+        keep = st.radio("Weights to keep", ["all", "best"], horizontal=True, key=f"{kind}_keep",
+                        format_func={"all": "every point", "best": "best point only (saves disk)"}.get)
+    specs = [part.strip() for part in (text or "").split(";") if part.strip()]
+    try:
+        return (parse_grid(specs, cls) if specs else {}), keep, None
+    except ValueError as exc:
+        return {}, keep, str(exc)
+
+
+def queue_sweeps(kind: str, cfgs: list[dict[str, Any]], grid: dict[str, list[Any]], keep: str) -> None:
+    from pipelines.sweeps import queue_sweep
+
+    ids = []
+    for cfg in cfgs:
+        ids += queue_sweep(state.store(), kind, cfg, grid, keep=keep)[1]
+    pid = services.ensure_worker(state.store())
+    state.refresh()
+    st.session_state["runs_flash"] = (f"Queued a sweep of {len(ids)} {kind} job(s): {', '.join(f'#{i}' for i in ids)}"
+                                      + (f"; started a worker (pid {pid})." if pid else "."))
 
 
 if not dataset_id:
@@ -103,10 +141,10 @@ def _cancel(job_id: int) -> None:
 
 
 def _retry(job_id: int) -> None:
-    new = state.store().retry(job_id)
+    state.store().retry(job_id)
     services.ensure_worker(state.store())
     state.refresh()
-    st.toast(f"Job #{job_id} queued again as #{new}")
+    st.toast(f"Job #{job_id} queued again (attempt {state.store().job(job_id)['attempt']})")
 
 
 def _job_actions(job: dict[str, Any]) -> None:

@@ -18,16 +18,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataclass_args(p, FinetuneConfig)
     p.add_argument("--queue", action="store_true", help="only enqueue the job for the worker, do not run it here")
+    p.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2",
+                   help="sweep: one job per combination (repeat for several fields), e.g. "
+                        "--grid learning_rate=1e-4,3e-4,1e-3 --grid method=full,lora")
+    p.add_argument("--keep-weights", choices=["all", "best"], default="all",
+                   help="sweep retention: keep every point's weights, or only the best point's (chosen on "
+                        "validation); metrics and predictions are always kept")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..jobs import run_now
+    from ..model_check import check_model
     from ..store import Store
 
     cfg = config_from_args(FinetuneConfig, args)  # bad flags fail here, before a job row exists
     _check_dataset(cfg.dataset)
+    check_model(cfg.model, "encoder")
     store = Store()
+    if args.grid:
+        return _sweep(store, cfg, args)
     if args.queue:
         from ..jobs import submit
 
@@ -42,6 +52,31 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(_summary(store, job["run_id"]))
     return 0
+
+
+def _sweep(store, cfg: FinetuneConfig, args: argparse.Namespace) -> int:
+    """Queue one job per grid point as a sweep; without --queue, run them here one after another."""
+    from .. import sweeps
+    from ..jobs import execute
+
+    grid = sweeps.parse_grid(args.grid, FinetuneConfig)
+    sweep_id, ids = sweeps.queue_sweep(store, "finetune", cfg.to_dict(), grid, keep=args.keep_weights)
+    print(f"sweep {sweep_id}: queued {len(ids)} job(s) {ids}")
+    if args.queue:
+        print("run `python -m pipelines worker` to execute them")
+        return 0
+    failed = 0
+    for job_id in ids:
+        if store.claim(job_id):
+            job = execute(store, store.job(job_id))
+            failed += job["status"] != "done"
+            print(f"job {job_id}: {job['status']}" + (f" → run {job['run_id']}" if job["run_id"] else ""))
+    sweeps.apply_retention(store, sweep_id)
+    rows = [r for r in store.runs() if r.get("sweep") == sweep_id]
+    best = sweeps.best_runs(store, rows).get(sweep_id)
+    if best:
+        print(f"best on validation: {store.run(best)['name']} (run {best})")
+    return 1 if failed else 0
 
 
 def _check_dataset(dataset_id: str) -> None:

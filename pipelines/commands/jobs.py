@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from ..jobs import lease_holder
 from ..store import Store
 from ..textout import format_table
 
@@ -31,20 +32,12 @@ def _jobs_list(args) -> int:
         rows.append({"id": j["id"], "kind": j["kind"], "status": j["status"], "progress": f"{j['progress']:.0%}",
                      "attempt": j["attempt"], "model": cfg.get("model"), "method": cfg.get("method") or cfg.get("mode"),
                      "dataset": cfg.get("dataset") or cfg.get("source"), "run": j["run_id"],
-                     "held by": holder(j), "message": (j["message"] or "")[:40], "age": _age(j["created_at"])})
+                     "held by": lease_holder(j), "message": (j["message"] or "")[:40], "age": _age(j["created_at"])})
     print(format_table(rows))
     failed = [j for j in store.jobs(status="failed", limit=5) if j["error"]]
     for j in failed[:3] if not args.status or args.status == "failed" else []:
         print(f"\njob {j['id']} failed: {j['error'].splitlines()[0]}")
     return 0
-
-
-def holder(job: dict) -> str | None:
-    """The worker holding a running job and how long its lease still runs ("host:pid:start, 25 s")."""
-    if job["status"] != "running" or not job.get("worker_id"):
-        return None
-    left = (job.get("lease_expires") or 0) - time.time()
-    return f"{job['worker_id']} ({left:.0f} s)" if left > 0 else f"{job['worker_id']} (lease expired)"
 
 
 def _jobs_cancel(args) -> int:
