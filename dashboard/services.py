@@ -24,6 +24,7 @@ from typing import Any
 
 from pipelines import paths
 from pipelines.procs import pid_alive, spawn_detached
+from pipelines.serve_guard import SECRET_HEADER
 from pipelines.store import Store
 from pipelines.worker import worker_alive
 
@@ -84,10 +85,14 @@ def worker_state(store: Store) -> str:
 
 
 # --------------------------------------------------------------- predictor
-def _http(url: str, body: dict[str, Any] | None = None, timeout: float = 5.0) -> dict[str, Any]:
+def _http(url: str, body: dict[str, Any] | None = None, timeout: float = 5.0,
+          secret: str | None = None) -> dict[str, Any]:
+    """GET (no body) or POST JSON; a POST carries the service's per-start secret (see pipelines.serve_guard)."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
-                                 headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if secret:
+        headers[SECRET_HEADER] = secret
+    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read())
@@ -130,21 +135,25 @@ def ensure_service(store: Store, wait_s: float = 90.0) -> str:
     raise ServiceError(f"the predictor service did not start; see {paths.models_dir() / 'predictor.log'}")
 
 
+def _call(store: Store, route: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """POST to the live service (started if needed) with the secret from its store record."""
+    url = ensure_service(store)
+    rec = store.get(KV, PREDICTOR_KEY) or {}
+    return _http(url + route, body, timeout=timeout, secret=rec.get("secret"))
+
+
 def predict(store: Store, run_ids: list[str], texts: list[str], timeout: float = 300.0) -> dict[str, Any]:
     """``{"results": [...], "errors": {run_id: message}}`` from the service (models load on first use)."""
-    url = ensure_service(store)
-    return _http(url + "/predict", {"runs": list(run_ids), "texts": list(texts)}, timeout=timeout)
+    return _call(store, "/predict", {"runs": list(run_ids), "texts": list(texts)}, timeout)
 
 
 def warm(store: Store, run_ids: list[str], timeout: float = 300.0) -> dict[str, Any]:
-    url = ensure_service(store)
-    return _http(url + "/warm", {"runs": list(run_ids)}, timeout=timeout)
+    return _call(store, "/warm", {"runs": list(run_ids)}, timeout)
 
 
 def token_lengths(store: Store, model: str, texts: list[str], timeout: float = 120.0) -> list[int]:
     """Token counts under ``model``'s tokenizer, computed in the service (no transformers here)."""
-    url = ensure_service(store)
-    return _http(url + "/token-lengths", {"model": model, "texts": list(texts)}, timeout=timeout)["lengths"]
+    return _call(store, "/token-lengths", {"model": model, "texts": list(texts)}, timeout)["lengths"]
 
 
 def stop_service(store: Store, wait_s: float = 15.0) -> bool:
@@ -153,7 +162,7 @@ def stop_service(store: Store, wait_s: float = 15.0) -> bool:
     if not info:
         return False
     try:
-        _http(info["url"] + "/shutdown", {}, timeout=5.0)
+        _http(info["url"] + "/shutdown", {}, timeout=5.0, secret=info.get("secret"))
     except (OSError, ServiceError):
         return False
     deadline = time.monotonic() + wait_s

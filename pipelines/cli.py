@@ -70,11 +70,19 @@ def _run(argv: list[str] | None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("httpx", "urllib3", "codecarbon", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from .store_io import StoreError
+
     try:
         return int(args.func(args) or 0)
-    except (UserError, ValueError, FileNotFoundError, KeyError) as exc:
+    except (UserError, ValueError, FileNotFoundError, KeyError, StoreError) as exc:
         if args.verbose:
             raise
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only folder: one line naming the file
+        if args.verbose or isinstance(exc, BrokenPipeError):
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}; free space or fix the permissions, then retry", file=sys.stderr)
         return 2

@@ -217,9 +217,22 @@ def comparison_from_rows(store: Store, rows: Sequence[dict[str, Any]], notes: Se
     else:
         frame["label"] = []
     frame = frame.set_index("run_id", drop=False)
+    _flag_subsets(frame, metrics, notes)
     labels, task = _labels_and_task(store, rows, configs, metrics)
     ds_id = dataset_id or (rows[0]["dataset_id"] if rows else "")
     return Comparison(ds_id, split_hash, task, labels, frame, metrics, configs, notes)
+
+
+def _flag_subsets(frame: pd.DataFrame, metrics: dict[str, dict[str, Any]], notes: list[str]) -> None:
+    """A run scored on part of the test split says so in its name and in a note: its numbers
+    are not comparable one-to-one with full-split runs, so it must never rank beside them unmarked."""
+    for rid in frame.index:
+        sub = (metrics.get(rid) or {}).get("test_subset")
+        if not sub:
+            continue
+        frame.at[rid, "label"] = f"{frame.at[rid, 'label']} [{sub['n']} of {sub['of']} test texts]"
+        notes.append(f"run {rid} was scored on {sub['n']} of the {sub['of']} test texts only: its numbers are not "
+                     "comparable one-to-one with full-split runs")
 
 
 def _labels_and_task(store: Store, rows: Sequence[dict[str, Any]], configs: dict[str, dict[str, Any]],

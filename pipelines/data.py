@@ -157,8 +157,28 @@ def load_examples(spec: DataSpec) -> tuple[pd.DataFrame, bool, dict[str, Any], d
     if max_rows:
         report["subsampled_from"] = int(len(df))
         df = subsample(df, max_rows, spec.seed, multi)
-    check_classes(df, multi, name, label_desc)
+    try:
+        check_classes(df, multi, name, label_desc)
+    except DataError as exc:
+        raise _after_dedupe(exc, report) from None
     return df, multi, report, source
+
+
+def _after_dedupe(exc: DataError, report: dict[str, Any]) -> DataError:
+    """Say when merging duplicate texts is what left too few classes (not "no labels at all")."""
+    removed = report.get("duplicates_removed") or 0
+    if not removed:
+        return exc
+    rows = report.get("source_rows", 0)
+    ties = report.get("conflicts_dropped") or 0
+    left = rows - removed
+    why = (f"{removed:,} of the {rows:,} rows were duplicate texts (merged into one example each"
+           + (f"; {ties:,} texts whose copies disagree on the label, in a tie, were dropped" if ties else "")
+           + f"), leaving {left:,} example(s)")
+    if left == 0:
+        return DataError(f"{str(exc).split(':', 1)[0]}: every row is a copy of a text whose labels tie, so nothing "
+                         f"is left ({why}). Give each text one label, or add distinct texts")
+    return DataError(f"{exc} — note: {why}")
 
 
 @lru_cache(maxsize=4)
@@ -270,13 +290,58 @@ def prepare(spec: DataSpec | str | None = None, store=None, **overrides: Any) ->
         "spec": spec_dict,
         "stats": {**compute_stats(splits, multi, spec.tokenizer), "cleaning": report},
     }
-    paths.ensure_dirs()
-    info = prepared.save(dataset_id, splits, info)
-    store.upsert_dataset(info)
+    _warn_old_runs(store, dataset_id, old, split_hash)
+    info = _save_and_register(store, dataset_id, splits, info)
     sizes = info["sizes"]
     log.info("prepared %r: %d train / %d validation / %d test, %d labels, split %s", dataset_id, sizes["train"],
              sizes["validation"], sizes["test"], len(labels), info["split_hash"])
     return prepared.PreparedDataset(info=info, **{s: splits[s] for s in prepared.SPLITS})
+
+
+def _warn_old_runs(store, dataset_id: str, old: dict[str, Any] | None, split_hash: str) -> None:
+    """``--overwrite`` of a dataset with runs: they stay (``runs list``), but Compare keeps them apart."""
+    if not old:
+        return
+    stale = [r["id"] for r in store.runs(dataset_id) if r["split_hash"] != split_hash]
+    if stale:
+        log.warning("%d run(s) of %r were scored on its previous split %s and will not be compared with runs on the "
+                    "new split %s (they stay in `runs list`; Compare lists them as on an older split): %s",
+                    len(stale), dataset_id, str(old.get("split_hash"))[:8], split_hash[:8], ", ".join(stale[:10]))
+
+
+def _save_and_register(store, dataset_id: str, splits: dict[str, pd.DataFrame],
+                       info: dict[str, Any]) -> dict[str, Any]:
+    """Write the prepared folder, then register it; a fault in either leaves the previous state.
+
+    The folder is written under a temporary name and renamed into place when complete
+    (``prepared.save``); a previous version is set aside first and put back if writing or
+    registering fails (a full disk, a read-only store), so no prepared folder is ever left on
+    disk without its store row, or half written.
+    """
+    import shutil
+
+    store.require_writable()
+    try:
+        paths.ensure_dirs()
+    except OSError as exc:
+        raise DataError(f"cannot create the workspace folders under {paths.home()} ({exc.strerror}); make it "
+                        f"writable or point WORKBENCH_HOME elsewhere") from exc
+    folder = prepared.dataset_dir(dataset_id)
+    previous = folder.with_name(folder.name + ".previous") if folder.exists() else None
+    if previous:
+        shutil.rmtree(previous, ignore_errors=True)
+        folder.rename(previous)
+    try:
+        info = prepared.save(dataset_id, splits, info)
+        store.upsert_dataset(info)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        if previous:
+            previous.rename(folder)
+        raise
+    if previous:
+        shutil.rmtree(previous, ignore_errors=True)
+    return info
 
 
 def ensure_prepared(dataset_id: str) -> prepared.PreparedDataset:

@@ -27,7 +27,29 @@ log = logging.getLogger(__name__)
 SUPPORTED = ("CSV (.csv), TSV (.tsv/.tab), JSONL (.jsonl/.ndjson/.json), Parquet (.parquet) "
              "or a datasets.save_to_disk folder")
 _TEXT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
-_COMPRESSED = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}
+_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+EXCERPT_CHARS = 60  # a message quotes at most this much of a file's content
+_CHUNK = 1 << 20
+
+# Leading bytes of files users pick by mistake. Recognising them lets the message say what the
+# file is ("a ZIP archive") instead of blaming the encoding.
+_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"PK\x03\x04", "a ZIP archive (an .xlsx or .docx file is one too)", "unzip it, or export the sheet as CSV"),
+    (b"PK\x05\x06", "an empty ZIP archive", "export the data as CSV"),
+    (b"%PDF", "a PDF document", "export the table as CSV"),
+    (b"\x89PNG", "a PNG image", "point to the data file"),
+    (b"\xff\xd8\xff", "a JPEG image", "point to the data file"),
+    (b"GIF8", "a GIF image", "point to the data file"),
+    (b"\xd0\xcf\x11\xe0", "an old Microsoft Office file (.xls/.doc)", "save it as CSV"),
+    (b"PAR1", "a Parquet file", "give it the .parquet extension"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the table as CSV"),
+    (b"\x1f\x8b", "gzip-compressed data", "give it a .gz extension (data.csv.gz)"),
+    (b"BZh", "bzip2-compressed data", "give it a .bz2 extension"),
+    (b"\xfd7zXZ\x00", "xz-compressed data", "give it a .xz extension"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it first"),
+    (b"Rar!", "a RAR archive", "extract it first"),
+    (b"\x7fELF", "an executable program", "point to the data file"),
+)
 
 
 class DataError(ValueError):
@@ -47,7 +69,9 @@ def detect_format(path: Path) -> tuple[str, str | None]:
         return "parquet", None
     if ext in _TEXT_FORMATS:
         return _TEXT_FORMATS[ext], compression
-    raise DataError(f"{path.name}: unsupported file type {ext or '(no extension)'!r}; use {SUPPORTED}")
+    if path.is_file():  # say what it is when we can tell (a .zip, a .pdf, an image)
+        _refuse_binary(path.name, _head(path))
+    raise DataError(f"{path.name}: unsupported file type {excerpt(ext or '(no extension)', 20)}; use {SUPPORTED}")
 
 
 def size_mb(path: Path) -> float:
@@ -69,20 +93,81 @@ def read_table(path: str | Path, *, encoding: str | None = None, delimiter: str 
                         f"or raise the limit (max_file_mb / --max-file-mb)")
     log.info("reading %s (%s, %.1f MB)", path, fmt, mb)
     if fmt == "parquet":
+        _refuse_binary(path.name, _head(path), expected=b"PAR1")
         return _read_parquet(path), fmt
     if fmt == "hf_disk":
         return _read_hf_disk(path), fmt
-    data = path.read_bytes()
+    if not compression:
+        _refuse_binary(path.name, _head(path))
+    data = read_capped(path, compression, max_file_mb)
     if compression:
-        try:
-            data = _COMPRESSED[compression](data)
-        except Exception as exc:  # noqa: BLE001 - any decompression failure is a bad file
-            raise DataError(f"{path.name}: cannot decompress ({exc}); is it really a {compression} file?") from exc
+        _refuse_binary(path.name, data[:4096], inside=f" (inside the {compression} file)")
     text = decode(data, path.name, encoding)
     if fmt in ("csv", "tsv"):
         sep = delimiter or ("\t" if fmt == "tsv" else ",")
         return _read_delimited(text, path.name, sep), fmt
     return _read_json(text, path.name, fmt), fmt
+
+
+def _head(path: Path, n: int = 4096) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(n)
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """``repr`` of a piece of file content, cut to ``limit`` characters: a message never echoes a whole file."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _refuse_binary(name: str, head: bytes, expected: bytes | None = None, inside: str = "") -> None:
+    """Name what a non-text file is (ZIP, PDF, image, …) instead of blaming its encoding."""
+    if expected and head.startswith(expected):
+        return
+    if head[257:262] == b"ustar":
+        raise DataError(f"{name} is a tar archive{inside}, not a data table: extract it and point to the data file")
+    for magic, what, fix in _MAGIC:
+        if head.startswith(magic) and magic != expected:
+            raise DataError(f"{name} is {what}{inside}, not {_expected(name, expected)}: {fix}")
+    if expected:
+        raise DataError(f"{name} is not a Parquet file (it does not start with the Parquet marker PAR1): check the "
+                        f"file, or give it the extension of its real format ({SUPPORTED})")
+    if head[:2] not in (b"\xff\xfe", b"\xfe\xff") and b"\x00" in head:
+        at = head.index(b"\x00")
+        raise DataError(f"{name} holds binary data{inside} (a NUL byte at offset {at}), not text: point to a "
+                        f"CSV/TSV/JSONL file, or a Parquet file named .parquet")
+
+
+def _expected(name: str, expected: bytes | None) -> str:
+    return "a Parquet file" if expected else "a text table (CSV, TSV or JSON lines)"
+
+
+def read_capped(path: Path, compression: str | None, max_file_mb: float | None) -> bytes:
+    """The file's bytes (decompressed), read in chunks and refused as soon as they pass ``max_file_mb``.
+
+    The cap is checked on the *decompressed* stream: a 1 MB ``.csv.gz`` that expands to a
+    gigabyte is stopped after ``max_file_mb``, never held whole in memory.
+    """
+    limit = int(max_file_mb * 1e6) if max_file_mb else None
+    opener = _COMPRESSED[compression] if compression else open
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        with opener(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                total += len(chunk)
+                if limit is not None and total > limit:
+                    raise DataError(f"{path.name} expands to more than {max_file_mb:g} MB"
+                                    + (f" when decompressed (the {compression} file itself is "
+                                       f"{path.stat().st_size / 1e6:.3g} MB)" if compression else "")
+                                    + ": sample it down first, or raise the limit (max_file_mb / --max-file-mb)")
+                chunks.append(chunk)
+    except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+        if isinstance(exc, DataError) or not compression:
+            raise
+        raise DataError(f"{path.name}: cannot decompress ({excerpt(str(exc), 120)}); is it really a {compression} "
+                        f"file?") from exc
+    return b"".join(chunks)
 
 
 def decode(data: bytes, name: str, encoding: str | None = None) -> str:
@@ -146,11 +231,11 @@ def _read_delimited(text: str, name: str, sep: str) -> pd.DataFrame:
                 other = next((d for d in ("\t", ";", "|", ",") if d != sep and d in header[0]), None)
                 if other:
                     shown = {"\t": "tab"}.get(other, repr(other))
-                    raise DataError(f"{name}: the header is one {sep_name}-separated column {header[0]!r}; the "
+                    raise DataError(f"{name}: the header is one {sep_name}-separated column {excerpt(header[0])}; the "
                                     f"file looks {shown}-separated: pass --delimiter {other!r} (delimiter=...)")
             dups = sorted({h for h in header if header.count(h) > 1})
             if dups:
-                raise DataError(f"{name}: column name(s) {', '.join(map(repr, dups))} appear more than once in "
+                raise DataError(f"{name}: column name(s) {', '.join(map(excerpt, dups[:5]))} appear more than once in "
                                 f"the header (line {start}); give every column a distinct name")
             continue
         if len(rec) > len(header):
@@ -201,7 +286,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
-        raise DataError(f"{path.name}: not a readable Parquet file ({exc})") from exc
+        raise DataError(f"{path.name}: not a readable Parquet file ({excerpt(str(exc), 160)})") from exc
 
 
 def _read_hf_disk(path: Path) -> pd.DataFrame:
@@ -219,7 +304,7 @@ def _read_hf_disk(path: Path) -> pd.DataFrame:
     try:
         ds = datasets.load_from_disk(str(path))
     except Exception as exc:  # noqa: BLE001
-        raise DataError(f"{path.name}/: datasets.load_from_disk failed: {exc}") from exc
+        raise DataError(f"{path.name}/: datasets.load_from_disk failed: {excerpt(str(exc), 160)}") from exc
     parts = list(ds.values()) if isinstance(ds, datasets.DatasetDict) else [ds]
     if len(parts) > 1:
         log.info("%s: concatenating its %d splits (%s) before re-splitting", path.name, len(parts),

@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data_io import DataError
+from .data_io import DataError, excerpt
 
 log = logging.getLogger(__name__)
+
+MAX_CLASSES = 1000  # past this, metrics cost minutes and gigabytes, and the column is rarely a real label
 
 _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no", ""}
@@ -55,13 +57,38 @@ def check_columns(raw: pd.DataFrame, wanted: list[str], name: str) -> None:
     missing = [c for c in wanted if c not in raw.columns]
     if not missing:
         return
-    avail = ", ".join(repr(str(c)) for c in raw.columns)
+    avail = ", ".join(excerpt(str(c), 40) for c in list(raw.columns)[:20])
+    if len(raw.columns) > 20:
+        avail += f", … ({len(raw.columns) - 20} more)"
     hint = ""
     if len(raw.columns) == 1 and any(s in str(raw.columns[0]) for s in ("\t", ";", "|")):
         hint = (" — the header looks like one column holding several names: is the delimiter right? "
                 "(.tsv files are read tab-separated; pass --delimiter otherwise)")
-    raise DataError(f"{name}: column(s) {', '.join(repr(c) for c in missing)} not found; available columns: "
+    raise DataError(f"{name}: column(s) {', '.join(excerpt(c, 40) for c in missing)} not found; available columns: "
                     f"{avail}{hint}. Name the right ones with --text-column / --label-column / --label-columns")
+
+
+def _check_flat(raw: pd.DataFrame, col: str, name: str, role: str, lists_ok: bool) -> None:
+    """Refuse nested values (structs, lists of lists) where a string is needed.
+
+    Without this a Parquet struct column becomes Python reprs like ``"{'x': '0'}"`` used as
+    texts or labels: a run would train and score on them without a word.
+    """
+    def nested(v: Any) -> bool:
+        if isinstance(v, dict):
+            return True
+        if isinstance(v, (list, tuple, np.ndarray)):
+            return not lists_ok or any(isinstance(x, (dict, list, tuple, np.ndarray)) for x in v)
+        return False
+
+    hits = np.flatnonzero([nested(v) for v in raw[col].tolist()])
+    if not len(hits):
+        return
+    first = raw[col].iloc[hits[0]]
+    what = "a struct (nested fields)" if isinstance(first, dict) else "a list" + (" of lists/structs" if lists_ok else "")
+    need = "strings" if role == "text" or not lists_ok else "strings or lists of strings (multi-label)"
+    raise DataError(f"{name}: {role} column {col!r} holds {what} in {_rows(hits + 1)}, e.g. {excerpt(first)}; it "
+                    f"must hold {need}. Flatten that column (pick the nested field you mean) or name another column")
 
 
 def build_examples(raw: pd.DataFrame, *, name: str, text_columns: list[str], separator: str,
@@ -77,6 +104,10 @@ def build_examples(raw: pd.DataFrame, *, name: str, text_columns: list[str], sep
                         "it cannot be combined with 0/1 --label-columns")
     label_cols = list(label_columns) if label_columns else [label_column or "label"]
     check_columns(raw, list(text_columns) + label_cols, name)
+    for col in text_columns:
+        _check_flat(raw, col, name, "text", lists_ok=False)
+    for col in label_cols:
+        _check_flat(raw, col, name, "label", lists_ok=not label_columns)
     if not len(raw):
         raise DataError(f"{name}: no data rows (only a header?)")
     ids = np.arange(1, len(raw) + 1)
@@ -96,7 +127,7 @@ def build_examples(raw: pd.DataFrame, *, name: str, text_columns: list[str], sep
             if bad.any():
                 first = np.flatnonzero(bad.to_numpy())
                 raise DataError(f"{name}: label column {col!r} must hold 0/1 flags; {_rows(ids[first])} hold(s) "
-                                f"{raw[col].iloc[first[0]]!r}. Fix those values or use --label-column with "
+                                f"{excerpt(raw[col].iloc[first[0]])}. Fix those values or use --label-column with "
                                 f"--label-delimiter for a delimited label string")
             flags[col] = vals.isin(_TRUE).to_numpy()
         df["labels"] = [[str(c) for c in label_columns if flags[c][i]] for i in range(len(df))]
@@ -210,12 +241,18 @@ def label_counts(df: pd.DataFrame, multi: bool) -> dict[str, int]:
 
 
 def check_classes(df: pd.DataFrame, multi: bool, name: str, label_desc: str) -> list[str]:
-    """At least two classes, each with ≥ 2 examples (else no split can hold it twice); returns the labels."""
+    """At least two classes, each with ≥ 2 examples (else no split can hold it twice), at most
+    :data:`MAX_CLASSES`; returns the labels."""
     counts = label_counts(df, multi)
     kind = "label" if multi else "class"
+    if len(counts) > MAX_CLASSES:
+        kinds = "labels" if multi else "classes"
+        raise DataError(f"{name}: {len(counts):,} distinct {kinds} in {label_desc} for {len(df):,} rows, above the "
+                        f"limit of {MAX_CLASSES:,} (past it metrics take minutes and gigabytes, and so many values "
+                        f"usually mean the column is not a label). Check the label column, or merge rare {kinds}")
     if len(counts) < 2:
         only = next(iter(counts), None)
-        detail = f"{only!r} on {counts[only]} rows" if only is not None else "no labels at all"
+        detail = f"{excerpt(only)} on {counts[only]} rows" if only is not None else "no labels at all"
         raise DataError(f"{name}: only one {kind} in {label_desc} ({detail}); a classifier needs at least two. "
                         f"Check that you named the right label column(s)")
     rare = {k: v for k, v in counts.items() if v < 2}
@@ -224,7 +261,7 @@ def check_classes(df: pd.DataFrame, multi: bool, name: str, label_desc: str) -> 
         where = []
         for lab in list(rare)[:10]:
             hit = df["labels"].map(lambda labs, lab=lab: lab in labs) if multi else df[col] == lab
-            where.append(f"{lab!r} ({_rows(df['id'][hit])})")
+            where.append(f"{excerpt(lab, 40)} ({_rows(df['id'][hit])})")
         more = f" and {len(rare) - 10} more" if len(rare) > 10 else ""
         hint = (f" ({len(counts)} distinct values for {len(df)} rows: is {label_desc} really the label?)"
                 if len(counts) > max(20, len(df) / 2) else "")

@@ -42,6 +42,11 @@ from .bootstrap import (
 
 log = logging.getLogger(__name__)
 
+# metrics.json keeps the confusion matrix up to this many classes: it grows as L², and past a few
+# dozen classes no one reads it (10,000 classes made a 301 MB metrics.json). Larger ones are
+# recomputed from predictions.parquet when needed.
+MAX_CONFUSION_CLASSES = 50
+
 
 def compute_metrics(gold: Sequence | np.ndarray, proba: np.ndarray, labels: Sequence[str], multi_label: bool,
                     thresholds: Sequence[float] | np.ndarray | None = None,
@@ -183,7 +188,12 @@ def _single_label_block(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarra
     L = len(labels)
     out: dict[str, Any] = _averages(y_true, y_pred, L)
     out["per_class"] = _per_class(y_true, y_pred, labels)
-    out["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=list(range(L))).tolist()
+    if L <= MAX_CONFUSION_CLASSES:
+        out["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=list(range(L))).tolist()
+    else:
+        out["confusion_matrix"] = None
+        out["confusion_matrix_omitted"] = (f"{L} classes, above {MAX_CONFUSION_CLASSES}: rebuild it from "
+                                           "predictions.parquet")
     if inv.any():  # invalid answers are in no column: count them per gold row beside the matrix
         out["confusion_invalid"] = np.bincount(y_true[inv], minlength=L).tolist()
     onehot = np.eye(L, dtype=np.int64)[y_true]

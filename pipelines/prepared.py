@@ -103,9 +103,15 @@ def save(dataset_id: str, splits: dict[str, pd.DataFrame], info: dict[str, Any])
     info = {**info, "id": dataset_id, "path": str(folder),
             "sizes": {s: int(len(splits[s])) for s in SPLITS},
             "split_hash": compute_split_hash(splits, multi)}
-    for s in SPLITS:
-        splits[s].reset_index(drop=True).to_parquet(tmp / f"{s}.parquet", index=False)
-    (tmp / "dataset.json").write_text(json.dumps(info, indent=2, default=str))
+    try:
+        for s in SPLITS:
+            splits[s].reset_index(drop=True).to_parquet(tmp / f"{s}.parquet", index=False)
+        (tmp / "dataset.json").write_text(json.dumps(info, indent=2, default=str))
+    except BaseException:  # a full disk: no half-written folder left behind
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if folder.exists():
         import shutil
 

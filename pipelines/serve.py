@@ -20,6 +20,13 @@ rerun must never load a model. So live predictions (Playground) and tokenizer st
 Endpoints (JSON in, JSON out): ``GET /health``; ``POST /predict`` ``{"runs": [...], "texts":
 [...]}``; ``POST /warm`` ``{"runs": [...]}``; ``POST /token-lengths`` ``{"model": ..., "texts":
 [...]}``; ``POST /shutdown``.
+
+Who may call it: binding 127.0.0.1 is not enough, since any web page the user visits can send
+requests to localhost (a "simple" cross-origin ``text/plain`` POST needs no preflight). So
+every POST must carry the per-start secret (header :data:`SECRET_HEADER`, the value written
+only into the service's store record, which the dashboard reads), a JSON content type, no
+foreign ``Origin`` and a loopback ``Host`` (against DNS rebinding). ``/token-lengths`` loads
+only tokenizers of catalog or downloaded models, never an arbitrary local path.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import json
 import logging
 import os
 import resource
+import secrets
 import signal
 import threading
 import time
@@ -41,7 +49,10 @@ from typing import Any
 
 import numpy as np
 
+from .serve_guard import SECRET_HEADER, Forbidden, check_request, check_tokenizer_model
 from .store import Store
+
+__all__ = ["SECRET_HEADER", "ModelPool", "PredictorService", "serve", "store_loader"]
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +252,7 @@ class PredictorService:
         return {"model": model, "lengths": [len(x) for x in enc]}
 
     def _tokenizer(self, model: str) -> Any:
+        check_tokenizer_model(model)
         if model not in self._tokenizers:
             from transformers import AutoTokenizer
 
@@ -264,7 +276,7 @@ def _check_texts(texts: Any, limit: int = MAX_TEXTS) -> list[str]:
     return texts
 
 
-def _make_handler(service: PredictorService, server_ref: dict[str, ThreadingHTTPServer]) -> type:
+def _make_handler(service: PredictorService, server_ref: dict[str, ThreadingHTTPServer], secret: str) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -288,6 +300,7 @@ def _make_handler(service: PredictorService, server_ref: dict[str, ThreadingHTTP
         def do_POST(self) -> None:  # noqa: N802
             service.begin()
             try:
+                check_request(self.headers, secret, server_ref["server"].server_address[1])
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY_BYTES:
                     raise ValueError(f"request body of {length} bytes exceeds {MAX_BODY_BYTES}")
@@ -306,6 +319,10 @@ def _make_handler(service: PredictorService, server_ref: dict[str, ThreadingHTTP
                     self._send(404, {"error": f"unknown path {self.path}"})
                     return
                 self._send(200, out)
+            except Forbidden as exc:
+                log.warning("refused a request: %s", exc)
+                self.close_connection = True  # the body was not read: do not parse it as the next request
+                self._send(403, {"error": str(exc)})
             except (ValueError, KeyError, FileNotFoundError) as exc:
                 self._send(400, {"error": str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)})
             except Exception as exc:
@@ -335,8 +352,9 @@ def serve(store: Store | None = None, port: int = 0, budget_mb: float = DEFAULT_
         set_threads(threads)
     service = PredictorService(store, budget_mb)
     server_ref: dict[str, ThreadingHTTPServer] = {}
+    secret = secrets.token_urlsafe(32)  # new at every start; only the store record holds it
     try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(service, server_ref))
+        server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(service, server_ref, secret))
     except OSError as exc:
         raise ValueError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); pick another --port, "
                          "or 0 for a free one") from exc
@@ -344,7 +362,7 @@ def serve(store: Store | None = None, port: int = 0, budget_mb: float = DEFAULT_
     server_ref["server"] = server
     real_port = server.server_address[1]
     record = {"pid": os.getpid(), "port": real_port, "url": f"http://127.0.0.1:{real_port}",
-              "started_at": time.time(), "budget_mb": budget_mb, "idle_exit_s": idle_exit_s}
+              "started_at": time.time(), "budget_mb": budget_mb, "idle_exit_s": idle_exit_s, "secret": secret}
 
     def _stop(signum: int, _frame: Any) -> None:
         log.info("predictor service got signal %s; shutting down", signum)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
+from .store_io import StoreError, ensure_creatable, is_read_only, open_read_only, open_read_write, store_fault
 from .store_schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -53,17 +54,24 @@ def this_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{int(_STARTED_AT)}"
 
 
-class StoreError(RuntimeError):
-    """The store file cannot be used as it is; the message says which file and what to do."""
-
-
 class Store:
     """Thin wrapper around one SQLite connection per call site (connections are cheap)."""
 
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path else paths.store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_creatable(self.path)
         self.migrate()
+
+    def read_only(self) -> bool:
+        """True when this process cannot write the store: connections then open read-only, so
+        listing and comparing still work on a read-only workspace; a write says so in one line."""
+        return is_read_only(self.path)
+
+    def require_writable(self) -> None:
+        """Fail early, before a long computation whose result could not be recorded."""
+        if self.read_only():
+            raise StoreError(f"the store {self.path} is read-only, and this command writes to it: make the workspace "
+                             "writable, or point WORKBENCH_HOME at a writable copy")
 
     def schema_version(self) -> int:
         with self.connect() as con:
@@ -77,6 +85,10 @@ class Store:
         existing store, a copy is kept beside it (``workbench.sqlite.v<N>.bak``).
         """
         current = self.schema_version()
+        if self.read_only() and current < SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was made by an older version of the workbench (schema {current}) and needs "
+                             f"an upgrade to schema {SCHEMA_VERSION}, but it is read-only: make it writable once so it "
+                             "can be upgraded (a copy of the old file is kept beside it)")
         if current > SCHEMA_VERSION:
             raise StoreError(f"{self.path} was made by a newer version of the workbench (schema {current}, this "
                              f"version knows {SCHEMA_VERSION}); upgrade the workbench or point WORKBENCH_HOME elsewhere")
@@ -105,25 +117,53 @@ class Store:
         return bool(self._rows("SELECT name FROM sqlite_master WHERE type='table' AND name='jobs'"))
 
     @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        con.row_factory = sqlite3.Row
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA busy_timeout=30000")
+    def connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection (read-only on a read-only workspace); SQLite faults become a one-line StoreError.
+
+        A reader whose read-write open fails on a full disk (SQLite cannot create the WAL index)
+        falls back to a read-only connection, so lists and comparisons still work there.
+        """
+        try:
+            con = self._open(write)
+        except sqlite3.DatabaseError as exc:
+            fault = store_fault(self.path, exc)
+            if fault is None:
+                raise
+            raise fault from exc
         try:
             yield con
+        except sqlite3.DatabaseError as exc:
+            fault = store_fault(self.path, exc)
+            if fault is None:
+                raise
+            raise fault from exc
         finally:
             con.close()
 
+    def _open(self, write: bool) -> sqlite3.Connection:
+        if self.read_only():
+            return open_read_only(self.path)
+        try:
+            return open_read_write(self.path)
+        except sqlite3.OperationalError as exc:
+            if write or "disk" not in str(exc).lower():
+                raise
+            log.warning("%s: %s; reading it read-only", self.path, exc)
+            return open_read_only(self.path)
+
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
-        with self.connect() as con:
+        """A write transaction: BEGIN IMMEDIATE … COMMIT, rolled back on any error (all or nothing)."""
+        self.require_writable()
+        with self.connect(write=True) as con:
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
             except BaseException:
-                con.execute("ROLLBACK")
+                try:
+                    con.execute("ROLLBACK")
+                except sqlite3.DatabaseError:  # a failed COMMIT/write may have ended the transaction already
+                    pass
                 raise
             con.execute("COMMIT")
 
@@ -287,6 +327,12 @@ class Store:
         (A row from before leases has no expiry: its heartbeat plus the lease length stands in.)
         """
         now = time.time() if now is None else now
+        running = self._rows("SELECT heartbeat, lease_expires FROM jobs WHERE status='running'")
+        if not any((r["lease_expires"] or (r["heartbeat"] or 0) + lease_seconds()) < now for r in running):
+            return []  # nothing expired: no write, so listing works on a read-only workspace or a full disk
+        if self.read_only():
+            log.warning("%s is read-only: expired jobs stay marked running", self.path)
+            return []
         reaped = []
         with self.tx() as con:
             rows = con.execute("SELECT id, worker_id, worker_pid, heartbeat, lease_expires FROM jobs "

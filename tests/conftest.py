@@ -33,6 +33,7 @@ pytest_plugins = [
     "tests.fixtures_runs",
     "tests.fixtures_hub",
     "tests.fixtures_compare",
+    "tests.fixtures_faults",
 ]
 
 

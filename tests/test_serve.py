@@ -23,7 +23,9 @@ import numpy as np
 import pytest
 
 from pipelines import runs
-from pipelines.store import Store, _pid_alive
+from pipelines.procs import pid_alive as _pid_alive
+from pipelines.serve import SECRET_HEADER
+from pipelines.store import Store
 from tests.browser_support import stop_process_group
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,7 +33,10 @@ pytestmark = pytest.mark.slow
 
 
 def _post(url: str, body: dict, timeout: float = 300) -> dict:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    """POST as the dashboard does: with the service's per-start secret from its store record."""
+    secret = Store().get("service", "predictor")["secret"]
+    req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", SECRET_HEADER: secret})
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.loads(r.read())
 
@@ -155,7 +160,7 @@ def test_idle_service_exits_and_unregisters(tmp_path):
 
 def test_worker_autostart_starts_one_worker_only(tmp_path, monkeypatch):
     from dashboard import services
-    from pipelines.jobs import worker_alive
+    from pipelines.worker import worker_alive
 
     monkeypatch.setenv("WORKBENCH_STORE", str(tmp_path / "w.sqlite"))
     store = Store(tmp_path / "w.sqlite")

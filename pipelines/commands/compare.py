@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
     store = Store()
     comp = load_comparison(store, dataset_id=args.dataset, run_ids=args.runs)
+    if comp.runs.empty and comp.notes:  # e.g. every run is on a split replaced by `data prepare --overwrite`
+        raise ValueError(f"no runs on the current split of {comp.dataset_id!r}: " + "; ".join(comp.notes))
     if comp.runs.empty:
         raise ValueError(f"no runs on dataset {comp.dataset_id!r} yet; train one with `python -m pipelines finetune`"
                          if comp.dataset_id else "no runs in the store yet; train one with `python -m pipelines "

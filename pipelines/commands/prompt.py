@@ -43,10 +43,14 @@ def _prompt(args) -> int:
         print(format_table([{"name": t.name, "task": t.task, "modes": ",".join(t.modes), "description": t.description}
                             for t in list_templates()]))
         return 0
+    from ..model_check import check_device, check_model
+
     configs = configs_from_args(args)
     for cfg in configs:  # fail fast on a bad name before loading any model
         if cfg.template:
             load_template(cfg.template)
+    check_model(configs[0].model, "llm")
+    check_device(configs[0].device)
     from ..store import Store
 
     store = Store()

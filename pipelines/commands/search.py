@@ -143,7 +143,12 @@ def lookup(model: str, settings=None):
 
 def _shortlist_add(args: argparse.Namespace) -> int:
     from ..shortlist import shortlist_add
+    from ..store import Store
 
+    if Store().dataset(args.dataset) is None:
+        known = ", ".join(d["id"] for d in Store().datasets()) or "none yet"
+        raise UserError(f"no prepared dataset {args.dataset!r} (prepared: {known}); prepare it first with "
+                        f"`python -m pipelines data prepare`")
     for m in args.model:
         items = shortlist_add(args.dataset, lookup(m, _settings(args)))
     print(f"shortlist of {args.dataset}: " + ", ".join(x.get("name") or x["id"] for x in items))
