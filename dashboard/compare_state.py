@@ -148,6 +148,9 @@ def select(page_key: str) -> Selection:
         return Selection(None, key, f"Refused: {exc}", explicit)
     except ValueError as exc:
         return Selection(None, key, str(exc), explicit)
+    if comp.runs.empty and comp.notes:  # runs exist, on a split that `data prepare --overwrite` replaced
+        return Selection(comp, key, f"No runs on the current split of {dataset_id}: " + "; ".join(comp.notes),
+                         explicit)
     if comp.runs.empty:
         return Selection(comp, key, f"No runs on {dataset_id} yet: train one on the Runs page or pick another "
                                     "dataset.", explicit)

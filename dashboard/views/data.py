@@ -9,6 +9,7 @@ histograms come from the predictor service for the same reason.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -145,6 +146,21 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).name).strip("._") or "upload.csv"
 
 
+def stored_name(name: str, data: bytes, folder: Path) -> str:
+    """The file name an upload is kept under, never overwriting a different file.
+
+    Names that differ only in punctuation ("a&b.csv", "a b.csv") map to one safe name
+    ("a_b.csv"); when a different file already holds it, a short content hash keeps both
+    ("a_b-1f2e3d4c.csv"), and the same content uploaded again maps to the same name.
+    """
+    safe = _safe_name(name)
+    target = folder / safe
+    if not target.exists() or target.read_bytes() == data:
+        return safe
+    stem, suffix = re.match(r"(.*?)((?:\.[A-Za-z0-9]{1,8}){0,2})$", safe).groups()
+    return f"{stem or 'upload'}-{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
+
+
 def upload() -> None:
     st.markdown(f"CSV, TSV, JSONL or Parquet, up to {MAX_UPLOAD_MB} MB (optionally .gz/.bz2/.xz). "
                 "UTF-8 text; the header names the columns.")
@@ -152,8 +168,8 @@ def upload() -> None:
     folder = paths.uploads_dir()
     if file is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / _safe_name(file.name)
         data = file.getvalue()
+        target = folder / stored_name(file.name, data, folder)
         if not target.exists() or target.read_bytes() != data:
             target.write_bytes(data)
         if st.session_state.get("_last_upload") != (file.file_id, target.name):  # a new upload: select it

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import analysis, figs, services, state
+from dashboard.safe_html import html_text, safe_colour
 
 LAST_KEY = "playground_last"
 MAX_EXAMPLES = 300
@@ -100,8 +101,8 @@ for start in range(0, len(results), PER_ROW):
             if "correct" in summary:
                 verdict = (" :green[:material/check_circle: right]" if summary["correct"][res["run_id"]]
                            else " :red[:material/cancel: wrong]")
-            st.markdown(f"<span style='color:{colours.get(run['id'], '#444')}'>●</span> **{state.run_label(run)}**",
-                        unsafe_allow_html=True)
+            st.markdown(f"<span style='color:{safe_colour(colours.get(run['id']))}'>●</span> "
+                        f"**{html_text(state.run_label(run))}**", unsafe_allow_html=True)
             st.markdown(f"Prediction: `{pred_s}`{verdict}")
             load = f" (+{res['load_ms'] / 1000:.1f} s loading)" if res.get("load_ms") else ""
             st.caption(f"{run['kind']} · {res['latency_ms']:.1f} ms{load}")
