@@ -36,7 +36,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 TARGET_COMPARE_S = 1.5
-RUN_FILES = ("config.json", "metrics.json", "predictions.parquet", "emissions.csv", "log.txt")
 
 
 # ------------------------------------------------------------------------------- compare
@@ -106,6 +105,7 @@ def make_workspace(source_home: Path | None, n_runs: int) -> tuple[Path, str]:
     os.environ["WORKBENCH_HOME"] = str(home)
     os.environ.pop("WORKBENCH_STORE", None)
     from pipelines import paths, runs
+    from pipelines.runfolder import RunFolder
     from pipelines.store import Store
 
     paths.ensure_dirs()
@@ -120,18 +120,18 @@ def make_workspace(source_home: Path | None, n_runs: int) -> tuple[Path, str]:
     with store.tx() as con:
         con.executemany("INSERT INTO history (job_id, step, name, value, epoch, at) VALUES (?,?,?,?,?,?)",
                         [(job_id, h["step"], h["name"], h["value"], h["epoch"], h["at"]) for h in history])
-    src = Path(run["path"])
-    base_metrics = json.loads((src / "metrics.json").read_text())
+    src = RunFolder(run["path"])
+    base_metrics = src.read_metrics()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for i in range(n_runs):
         rid = f"{stamp}-bench-{i:03d}"
         folder = paths.runs_dir() / rid
         folder.mkdir()
-        for name in RUN_FILES:
-            if (src / name).exists() and name != "metrics.json":
+        for name in RunFolder.FILES:
+            if (src / name).exists() and name != RunFolder.METRICS:
                 shutil.copy2(src / name, folder / name)
         metrics = _jitter(base_metrics, i)
-        runs.write_json(folder / "metrics.json", metrics)
+        RunFolder(folder).write_metrics(metrics)
         store.add_run({"id": rid, "job_id": job_id, "kind": run["kind"], "name": f"{run['name']} #{i:03d}",
                        "dataset_id": run["dataset_id"], "split_hash": run["split_hash"], "model": run["model"],
                        "method": run["method"], "path": str(folder), "summary": runs.summary_from_metrics(metrics)})
@@ -143,6 +143,7 @@ def bench_compare(source_home: Path | None = None, n_runs: int = 100) -> dict:
     # Import what the page imports, so the timings are the page's work, not Python's imports.
     from streamlit.testing.v1 import AppTest
 
+    import dashboard.charts  # noqa: F401
     import dashboard.compare_state  # noqa: F401
     import dashboard.export  # noqa: F401
 

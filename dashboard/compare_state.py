@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import export, state
+from dashboard import charts, state
 from pipelines import compare, stats, tables
 from pipelines.compare import Comparison
 from pipelines.selection import MixedSplitsError
@@ -58,8 +58,8 @@ def _figures(key: tuple, detail: tuple[str, ...], pair: tuple[str, str] | None, 
              colors_key: tuple, only: tuple[str, ...] | None, _comp: Comparison, _history: pd.DataFrame,
              _colors: dict[str, str]) -> dict[str, go.Figure]:
     # cache_resource: figures are returned as-is (no pickling per rerun); callers never mutate them.
-    return export.comparison_figures(_comp, _history, _colors, detail_runs=list(detail), pair=pair,
-                                     quality=quality, only=only)
+    return charts.comparison_figures(_comp, _history, _colors, detail_runs=list(detail), pair=pair,
+                                     quality_key=quality, only=only)
 
 
 class Selection:
@@ -79,12 +79,12 @@ class Selection:
         return tables.styled_table(table=_table(self.key, tuple(order), self.comp))
 
     def colors(self) -> dict[str, str]:
-        """Dashboard-wide run colours (all runs of the store, see charts.run_colors)."""
-        return state.colour_map()
+        """Dashboard-wide run colours (all runs of the store, see state.run_colors)."""
+        return state.run_colors()
 
     def figures(self, detail: Sequence[str], pair: tuple[str, str] | None, quality: str = "macro_f1",
                 only: Sequence[str] | None = None) -> dict[str, go.Figure]:
-        """The comparison's charts (see export.comparison_figures), cached per selection."""
+        """The comparison's charts (see charts.comparison_figures), cached per selection."""
         colors = self.colors()
         ids = self.comp.run_ids
         return _figures(self.key, tuple(detail), pair, quality, tuple(colors.get(r) for r in ids),

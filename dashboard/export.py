@@ -7,8 +7,8 @@ so one is kept alive for the process (``kaleido.start_sync_server``) and later i
 (charts carry no LaTeX anyway). Image bytes are cached by figure content, so a page rerun or a
 second click never renders the same chart twice.
 
-:func:`comparison_figures` is the one place that decides which charts a comparison has; the
-Compare page shows them and the Export page and the bundle export them, so all three agree.
+Which charts a comparison has is decided next to the charts, in
+:func:`dashboard.charts.comparison_figures`; this module turns them into files.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ import threading
 import time
 import zipfile
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard import charts
 from pipelines import tables
 from pipelines.compare import Comparison
+from pipelines.runfolder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -47,53 +47,6 @@ _render_lock = threading.Lock()
 _server_started = False
 _cache: OrderedDict[str, bytes] = OrderedDict()
 _CACHE_MAX = 96
-
-
-# ------------------------------------------------------------------------------- figures
-
-CONFUSION_MAX = 4  # side-by-side matrices stay readable up to about four
-
-
-def comparison_figures(comp: Comparison, history: pd.DataFrame | None = None,
-                       colors: Mapping[str, str] | None = None, detail_runs: Sequence[str] | None = None,
-                       pair: tuple[str, str] | None = None, quality: str = "macro_f1",
-                       only: Collection[str] | None = None) -> dict[str, go.Figure]:
-    """The charts of a comparison, by file-name stem, in display order.
-
-    ``detail_runs`` limits the per-run charts (per-class, confusion, curves, energy) to a few
-    runs, since 100 bars per class read as noise; the Pareto charts always show every run.
-    Confusion matrices show the first :data:`CONFUSION_MAX` of them. ``pair`` (A, B) adds the
-    confusion-difference chart. ``only``: build just these names (a page showing one Pareto
-    view does not pay for the other two).
-    """
-    def wanted(name: str) -> bool:
-        return only is None or name in only
-
-    colors = colors or charts.color_map(comp.run_ids)
-    detail = comp.subset(list(detail_runs)) if detail_runs is not None else comp
-    figs: dict[str, go.Figure] = {}
-    for x in charts.COST_AXES:
-        name = f"pareto_{x.split('_')[0]}"
-        if wanted(name):
-            figs[name] = charts.pareto_chart(comp.runs, x=x, y=quality, colors=colors)
-    if wanted("per_class_f1"):
-        figs["per_class_f1"] = charts.per_class_f1(detail.per_class(), colors)
-    if not comp.multi_label:
-        if wanted("confusion_matrices"):
-            shown = detail.run_ids[:CONFUSION_MAX]
-            figs["confusion_matrices"] = charts.confusion_matrices(
-                {rid: detail.confusion(rid) for rid in shown}, comp.labels,
-                {rid: detail.label_of(rid) for rid in shown}, colors)
-        if wanted("confusion_difference") and pair and all(r in comp.runs.index for r in pair) and pair[0] != pair[1]:
-            a, b = pair
-            figs["confusion_difference"] = charts.confusion_difference(
-                comp.confusion(a), comp.confusion(b), comp.labels, comp.label_of(a), comp.label_of(b))
-    if history is not None and wanted("training_curves"):
-        hist = history[history["run_id"].isin(detail.run_ids)]
-        figs["training_curves"] = charts.training_curves(hist, colors)
-    if wanted("energy_co2"):
-        figs["energy_co2"] = charts.energy_breakdown(detail.emissions(), colors)
-    return figs
 
 
 # ------------------------------------------------------------------------------ rendering
@@ -188,7 +141,8 @@ def table_files(comp: Comparison, runs: pd.DataFrame | None = None) -> dict[str,
 
 # -------------------------------------------------------------------------------- bundle
 
-RUN_FILES = ("config.json", "metrics.json", "emissions.csv", "log.txt")
+#: each run's files in the bundle: all plain files but the predictions (large, and in no table).
+RUN_FILES = tuple(f for f in RunFolder.FILES if f != RunFolder.PREDICTIONS)
 
 
 def bundle_zip(comp: Comparison, figures: Mapping[str, go.Figure], significance: dict[str, Any] | None = None,
@@ -215,7 +169,7 @@ def bundle_zip(comp: Comparison, figures: Mapping[str, go.Figure], significance:
         if significance:
             add("significance.json", json.dumps(significance, indent=2, default=str).encode())
         for rid in comp.run_ids:
-            folder = comp.path_of(rid)
+            folder = RunFolder(comp.path_of(rid))
             for fname in RUN_FILES:
                 path = folder / fname
                 if path.is_file():

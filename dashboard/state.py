@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from pipelines import paths, prepared, runs
+from pipelines.runfolder import RunFolder
 from pipelines.store import Store
 
 TTL_S = 2.0  # store reads: fresh enough for progress, cheap enough for every rerun
@@ -91,7 +92,7 @@ def _predictions(path: str, mtime: float) -> pd.DataFrame:
 
 def predictions(run: dict[str, Any]) -> pd.DataFrame | None:
     """A run's test predictions (cached per file version), None when the file is missing."""
-    f = Path(run["path"]) / "predictions.parquet"
+    f = RunFolder(run["path"]).predictions
     if not f.exists():
         return None
     return _predictions(str(Path(run["path"])), f.stat().st_mtime)
@@ -209,8 +210,11 @@ def runs_picker(rows: list[dict[str, Any]], label: str = "Runs", key: str = "run
     return picked
 
 
-def colour_map() -> dict[str, str]:
-    """One colour per run over the whole store, the same on every page and chart (``charts.run_colors``)."""
-    from dashboard.charts import run_colors
+def run_colors() -> dict[str, str]:
+    """The one run colour map: every run of the store, so a run has one colour on every page and chart.
 
-    return dict(run_colors([r["id"] for r in run_rows()]))
+    Built by :func:`dashboard.charts.theme.run_colors` (by creation order); pages pass it to the chart builders.
+    """
+    from dashboard.charts.theme import run_colors as colors_by_creation
+
+    return colors_by_creation(r["id"] for r in run_rows())

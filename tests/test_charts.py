@@ -38,7 +38,7 @@ def test_color_map_is_stable_and_shared():
     many = charts.run_colors([f"2025{i:04d}-run" for i in range(30)])  # more runs than colours: the map cycles
     a, b = "20250000-run", f"2025{len(charts.PALETTE):04d}-run"
     assert many[a] == many[b]
-    shown = charts._colors_for([a, b], many)  # ...but two runs shown together never share a colour
+    shown = charts.theme.colors_for([a, b], many)  # ...but two runs shown together never share a colour
     assert shown[a] == many[a] and shown[b] != shown[a]
 
 

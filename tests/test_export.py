@@ -39,7 +39,7 @@ def figures(comp):
 
     _ensure_chromium()
     a, b = comp.run_ids
-    return export.comparison_figures(comp, comp.history(Store()), charts.run_colors(comp.run_ids), pair=(a, b))
+    return charts.comparison_figures(comp, comp.history(Store()), charts.run_colors(comp.run_ids), pair=(a, b))
 
 
 def test_comparison_has_every_chart(figures):

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import compare_state, state
-from dashboard.charts import COST_AXES, QUALITY_AXES
-from dashboard.export import CONFUSION_MAX
+from dashboard import charts, compare_state, state
+from dashboard.charts import CONFUSION_MAX
+from pipelines import columns
+
+
+def _column_name(key: str) -> str:
+    """A metric column's name with its unit, for the axis choices: "Energy (kWh)"."""
+    col = columns.REGISTRY[key]
+    return col.with_unit(col.title_name)
+
 
 st.title("Compare runs")
 sel = compare_state.select("compare")
@@ -33,18 +40,16 @@ ranked = comp.best("macro_f1")
 # ------------------------------------------------------------------ table
 st.subheader("Metrics")
 st.dataframe(sel.table(ranked), hide_index=True, key="compare_table")
-st.caption("★ best in its column (higher accuracy, macro-F1, throughput; lower energy, CO2, latency, parameters, "
-           "size). ± is half the 95% bootstrap CI on the test split. Energy and CO2eq cover training and "
-           "evaluation; latency is per text at batch 1, throughput texts per second at batch 32.")
+st.caption(f"★ best in its column ({columns.best_rule()}). ± is half the 95% bootstrap CI on the test split. "
+           "Energy and CO2eq cover training and evaluation; latency is per text at batch 1, throughput texts per "
+           "second at batch 32.")
 
 # ------------------------------------------------------------------ Pareto
 st.subheader("Quality vs cost")
 c1, c2 = st.columns(2)
-cost_names = {"energy_kwh": "Energy (kWh)", "latency_ms": "Latency (ms/text)", "size_mb": "Model size (MB)"}
-x = c1.radio("Cost axis", list(COST_AXES), format_func=cost_names.get, horizontal=True, key="cmp_x")
-quality = c2.radio("Quality axis", list(QUALITY_AXES), format_func={"macro_f1": "Macro-F1",
-                                                                   "accuracy": "Accuracy"}.get,
-                   horizontal=True, key="cmp_y")
+x = c1.radio("Cost axis", list(charts.cost_axes()), format_func=_column_name, horizontal=True, key="cmp_x")
+quality = c2.radio("Quality axis", list(charts.quality_axes()), format_func=_column_name, horizontal=True,
+                   key="cmp_y")
 
 # ------------------------------------------------------------ run choices
 ids = comp.run_ids
@@ -67,7 +72,7 @@ def _pick(widget_key: str, param: str, fallback: str) -> str:
 
 run_a, run_b = _pick("cmp_a", "a", pair_default[0]), _pick("cmp_b", "b", pair_default[1])
 detail = st.session_state.get("cmp_detail", default_detail)
-pareto_name = f"pareto_{x.split('_')[0]}"
+pareto_name = charts.chart_name(x)
 figs = sel.figures(detail, (run_a, run_b) if run_a != run_b else None, quality,
                    only=[pareto_name, "per_class_f1", "confusion_matrices", "confusion_difference", "training_curves",
                          "energy_co2"])

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import figs, services, state
+from dashboard import charts, services, state
 from pipelines import paths
 from pipelines.assets import ASSETS
 from pipelines.configs import to_cli_args
@@ -77,7 +77,7 @@ def explore() -> None:
     counts = (info.get("stats") or {}).get("label_counts") or {
         s: label_counts(ds.split(s), ds.multi_label) for s in ("train", "validation", "test")}
     left, right = st.columns(2)
-    left.plotly_chart(figs.class_balance(counts, ds.labels), key="balance")
+    left.plotly_chart(charts.class_balance(counts, ds.labels), key="balance")
     with right:
         st.markdown("**Preview** (test split)")
         preview = ds.test.head(50).copy()
@@ -106,7 +106,7 @@ def explore() -> None:
                 st.error(f"Could not compute token lengths: {exc}")
         saved = state.kv_items(TOKENS_NS).get(key)
     if saved:
-        st.plotly_chart(figs.token_lengths(saved["lengths"], tokenizer), key="tokens")
+        st.plotly_chart(charts.token_lengths(saved["lengths"], tokenizer), key="tokens")
         if saved["n_split"] < len(ds.split(split)):
             st.caption(f"First {saved['n_split']:,} texts of the split.")
     else:
@@ -235,7 +235,7 @@ def upload() -> None:
                + ", ".join(f"{s} {len(df):,}" for s, df in splits.items()))
     if report:
         st.caption("Cleaning: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.items()))
-    st.plotly_chart(figs.class_balance(counts), key="up_balance")
+    st.plotly_chart(charts.class_balance(counts), key="up_balance")
     existing = {d["id"] for d in state.datasets()}
     if st.button(f"Save as `{dataset_id}`" + (" (exists)" if dataset_id in existing else ""), type="primary",
                  key="up_save"):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import analysis, figs, state
+from dashboard import analysis, charts, state
+from pipelines.runfolder import RunFolder
 from pipelines.runs import PROB_PREFIX
 
 MAX_ROWS = 500
@@ -37,7 +38,7 @@ for r in run_ids:
     else:
         preds[r] = df
 if missing:
-    st.warning(f"No predictions.parquet for: {', '.join(missing)}.")
+    st.warning(f"No {RunFolder.PREDICTIONS} for: {', '.join(missing)}.")
 if not preds:
     st.stop()
 
@@ -93,7 +94,7 @@ pick = st.selectbox("Example", ids, key="err_example",
 row = shown[shown["id"] == pick].iloc[0]
 st.markdown(f"> {row['text']}")
 st.markdown(f"**Gold:** `{row['gold']}`")
-colours = state.colour_map()
+colors = state.run_colors()
 cols = st.columns(min(3, len(preds)))
 for i, (r, df) in enumerate(preds.items()):
     ex = df[df["id"] == pick].iloc[0]
@@ -103,5 +104,6 @@ for i, (r, df) in enumerate(preds.items()):
     pred = list(pred) if not isinstance(pred, str) else pred
     gold = ex["gold"] if isinstance(ex["gold"], str) else list(ex["gold"])
     with cols[i % len(cols)]:
-        st.plotly_chart(figs.probability_bars(labels, proba, colours.get(r, "#4C78A8"), pred, gold, title=names[r]),
+        st.plotly_chart(charts.probability_bars(labels, proba, colors.get(r, charts.PALETTE[0]), pred, gold,
+                                                title=names[r]),
                         key=f"err_bars_{r}")

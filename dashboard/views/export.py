@@ -10,19 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import compare_state, export, state
+from dashboard import charts, compare_state, export, state
 from pipelines.stats import significance
 
-CHART_TITLES = {
-    "pareto_energy": "Quality vs energy (Pareto)",
-    "pareto_latency": "Quality vs latency (Pareto)",
-    "pareto_size": "Quality vs model size (Pareto)",
-    "per_class_f1": "Per-class F1",
-    "confusion_matrices": "Confusion matrices",
-    "confusion_difference": "Confusion difference (B − A)",
-    "training_curves": "Training curves",
-    "energy_co2": "Energy and CO2 per phase",
-}
 FORMAT_LABELS = {"png": "PNG", "svg": "SVG", "pdf": "PDF", "html": "HTML"}
 
 st.title("Export")
@@ -58,9 +48,10 @@ def _deferred(fig, fmt):
 
 # ------------------------------------------------------------------ charts
 st.subheader("Charts")
+titles = charts.chart_titles()
 for name, fig in figs.items():
     row = st.columns([3, 1, 1, 1, 1], vertical_alignment="center")
-    row[0].markdown(f"**{CHART_TITLES.get(name, name)}**  \n`{stem}-{name}`")
+    row[0].markdown(f"**{titles.get(name, name)}**  \n`{stem}-{name}`")
     for col, fmt in zip(row[1:], export.FORMATS):
         col.download_button(FORMAT_LABELS[fmt], data=_deferred(fig, fmt), file_name=f"{stem}-{name}.{fmt}",
                             mime=export.MIME[fmt], key=f"dl_{name}_{fmt}", on_click="ignore",

@@ -102,7 +102,7 @@ else:
         if len(splits) > 1:
             st.warning(f"Runs of `{dataset_id}` use {len(splits)} different splits; scores are comparable only "
                        "within one split (Compare groups them).")
-        st.dataframe(widgets.leaderboard(rows), hide_index=True, column_config=widgets.LEADERBOARD_COLUMNS,
+        st.dataframe(widgets.leaderboard(rows), hide_index=True, column_config=widgets.leaderboard_columns(),
                      width="stretch")
 
 # --------------------------------------------------------------- datasets

@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard import analysis, figs, services, state
+from dashboard import analysis, charts, services, state
 from dashboard.safe_html import html_text, safe_colour
 
 LAST_KEY = "playground_last"
@@ -25,7 +25,7 @@ dataset_id, rows = state.dataset_runs(
 
 by_id = {r["id"]: r for r in rows}
 run_ids = state.runs_picker(rows, label="Models", key="pg_runs")
-colours = state.colour_map()
+colours = state.run_colors()
 
 ds = state.prepared_dataset(dataset_id)
 source = st.radio("Input", ["Type a text", "Pick a test example"], horizontal=True, key="pg_source",
@@ -106,7 +106,7 @@ for start in range(0, len(results), PER_ROW):
             st.markdown(f"Prediction: `{pred_s}`{verdict}")
             load = f" (+{res['load_ms'] / 1000:.1f} s loading)" if res.get("load_ms") else ""
             st.caption(f"{run['kind']} · {res['latency_ms']:.1f} ms{load}")
-            st.plotly_chart(figs.probability_bars(res["labels"], res["proba"][0], colours.get(run["id"], "#4C78A8"),
+            st.plotly_chart(charts.probability_bars(res["labels"], res["proba"][0], colours.get(run["id"], "#4C78A8"),
                                                   pred, last.get("gold")), key=f"pg_bars_{res['run_id']}")
 
 with st.expander("Latency per model"):
