@@ -28,20 +28,24 @@ class MajorityConfig(RunConfig):
     model: str = field(default="majority", metadata={"help": "always 'majority'"})
     speed_samples: int = field(default=0, metadata={"help": "texts used to measure speed (0 = skip)"})
     sleep_s: float = field(default=0.0, metadata={"help": "seconds of pretend training, reported as progress"})
+    predict_sleep_s: float = field(default=0.0, metadata={"help": "seconds each predict_proba call takes (a slow "
+                                                                  "evaluation, to interrupt it)"})
 
 
 class MajorityPredictor(Predictor):
-    def __init__(self, labels: list[str], shares: list[float]):
+    def __init__(self, labels: list[str], shares: list[float], sleep_s: float = 0.0):
         self.labels = labels
         self.shares = np.asarray(shares, dtype=np.float64)
+        self.sleep_s = sleep_s
 
     def predict_proba(self, texts):
+        time.sleep(self.sleep_s)
         return np.tile(self.shares, (len(texts), 1))
 
 
 def load_majority(run_dir: Path) -> MajorityPredictor:
     saved = read_json(RunFolder(run_dir).model / "majority.json")
-    return MajorityPredictor(saved["labels"], saved["shares"])
+    return MajorityPredictor(saved["labels"], saved["shares"], saved.get("predict_sleep_s", 0.0))
 
 
 def run_majority(config: dict[str, Any], ctx: Any) -> str:
@@ -58,7 +62,8 @@ def run_majority(config: dict[str, Any], ctx: Any) -> str:
         shares = [float(counts.get(lab, 0)) / len(ds.train) for lab in ds.labels]
     folder = RunFolder(ctx.work_dir)
     folder.model.mkdir(exist_ok=True)
-    write_json(folder.model / "majority.json", {"labels": list(ds.labels), "shares": shares})
+    write_json(folder.model / "majority.json", {"labels": list(ds.labels), "shares": shares,
+                                                "predict_sleep_s": cfg.predict_sleep_s})
     return finish_run(ctx, ds, load_majority(folder.path), config=cfg, model="majority", method=None,
                       name=cfg.run_name or "majority", model_info={"total_params": 0, "size_mb": 0.0},
                       speed=SpeedPlan(n=cfg.speed_samples, n_latency=min(5, cfg.speed_samples)))

@@ -252,8 +252,13 @@ WORKER = ("import tests.kind_majority; from pipelines.worker import worker_loop;
           "raise SystemExit(0 if worker_loop(once=True) >= 0 else 1)")
 
 
-def test_sigkill_of_a_worker_mid_job(tmp_path):
-    """A worker killed while its job runs: the lease expires, the job fails with the reason, nothing lands."""
+@pytest.mark.parametrize("phase, config, started", [
+    ("training", {"sleep_s": 30.0}, lambda job: (job["progress"] or 0) > 0),
+    ("evaluation", {"predict_sleep_s": 30.0}, lambda job: job["message"] == "scoring the test split"),
+])
+def test_sigkill_of_a_worker_mid_job(tmp_path, phase, config, started):
+    """A worker killed while its job trains or evaluates: the lease expires, the job fails with the reason,
+    nothing lands, and the store and every finished run stay usable."""
     from pipelines import paths
     from pipelines.jobs import submit
     from pipelines.store import Store
@@ -263,14 +268,15 @@ def test_sigkill_of_a_worker_mid_job(tmp_path):
     with home_at(home):
         build_workspace(home)
         store = Store()
-        job_id = submit(store, "majority", {"dataset": "tiny", "sleep_s": 30.0, "speed_samples": 0})
+        job_id = submit(store, "majority", {"dataset": "tiny", "speed_samples": 0, **config})
         runs_before = {r["id"] for r in store.runs()}
         proc = subprocess.Popen([sys.executable, "-c", WORKER], cwd=paths.REPO_ROOT,
                                 env={**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_LEASE_S": "2"},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and (store.job(job_id)["progress"] or 0) <= 0:
+        while time.monotonic() < deadline and not started(store.job(job_id)):
             time.sleep(0.1)
+        assert started(store.job(job_id)), f"the job never reached {phase}"
         assert store.job(job_id)["status"] == "running"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
