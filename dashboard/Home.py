@@ -13,7 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import sidebar
+from dashboard import sidebar, state
+from pipelines.store_io import StoreError
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
@@ -40,5 +41,10 @@ nav = {
     for section, pages in PAGES.items()
 }
 page = st.navigation(nav)
+try:
+    state.store()
+except StoreError as exc:  # a damaged, foreign or unwritable store: say which file and what to do, on every page
+    st.error(f"The workbench cannot open its store. {exc}")
+    st.stop()
 sidebar.render()
 page.run()

@@ -213,6 +213,12 @@ def test_damaged_store_is_one_line_naming_the_file(damage, tmp_path, capsys):
             line = one_line_error(capsys, argv, "workbench.sqlite")
             assert "damaged or not a workbench store" in line, line
         assert store.read_bytes() == damaged, "a damaged store must be left as it is (for recovery)"
+        if damage is _garbage:  # the dashboard says the same, on its first page, without a traceback
+            from streamlit.testing.v1 import AppTest
+
+            at = AppTest.from_file(str(Path(__file__).parent.parent / "dashboard" / "Home.py"), default_timeout=60)
+            at.run()
+            assert not at.exception and any("workbench.sqlite" in e.value for e in at.error)
         store.unlink()  # what the message says to do: move it aside → a fresh, empty store
         assert main(["runs", "list"]) == 0
 
