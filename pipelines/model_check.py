@@ -51,7 +51,7 @@ def check_model(model: str, kind: str) -> None:
     if snapshot:
         _check_architecture(model, Path(snapshot) / "config.json", kind, wanted)
         return
-    if _offline() or "/" not in model:
+    if _offline():  # online, a Hub id (with or without an owner, e.g. bert-base-uncased) is fetched by the job
         raise ValueError(f"--model {model}: not installed, not downloaded and not a local folder (the Hub is offline "
                          "here, so nothing is fetched); use a "
                          f"catalog name ({_catalog(kind)}), a local model folder, or download a Hub id first with "
