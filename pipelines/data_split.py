@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -146,24 +147,13 @@ def build_examples(raw: pd.DataFrame, *, name: str, text_columns: list[str], sep
             df["labels"] = [split_labels(v) for v in values]
         else:
             df["label"] = [_as_label(v) for v in values]
-            missing = df["label"] == ""
-            if missing.any():
-                if not drop_empty:
-                    raise DataError(f"{name}: {int(missing.sum())} of {len(df)} rows have no label in column {col!r} "
-                                    f"({_rows(df['id'][missing])}): fill them in, or pass --drop-empty "
-                                    f"(drop_empty=True) to drop those rows")
-                report["dropped_missing_label"] = int(missing.sum())
-                df = df[~missing]
+            df = _drop_or_refuse(df, df["label"] == "", drop_empty, report, "dropped_missing_label",
+                                 lambda n, total, rows: f"{name}: {n} of {total} rows have no label in column "
+                                                        f"{col!r} ({rows})")
 
-    empty = df["text"] == ""
-    if empty.any():
-        if not drop_empty:
-            raise DataError(f"{name}: {int(empty.sum())} of {len(df)} rows have an empty or whitespace-only text in "
-                            f"column {where} ({_rows(df['id'][empty])}): fill them in, or pass --drop-empty "
-                            f"(drop_empty=True) to drop those rows")
-        report["dropped_empty_text"] = int(empty.sum())
-        log.info("%s: dropped %d rows with empty text", name, int(empty.sum()))
-        df = df[~empty]
+    df = _drop_or_refuse(df, df["text"] == "", drop_empty, report, "dropped_empty_text",
+                         lambda n, total, rows: f"{name}: {n} of {total} rows have an empty or whitespace-only text "
+                                                f"in column {where} ({rows})")
     if not len(df):
         raise DataError(f"{name}: no rows left after dropping empty texts/labels")
     return df.reset_index(drop=True), multi
@@ -321,3 +311,17 @@ def split(df: pd.DataFrame, ratios: list[float], seed: int, multi: bool) -> dict
                 raise AssertionError(f"text in both {seen[t]} and {k}: {t[:60]!r}")
             seen[t] = k
     return out
+
+
+def _drop_or_refuse(df: pd.DataFrame, bad: pd.Series, drop: bool, report: dict[str, Any], key: str,
+                    what: Callable[[int, int, str], str]) -> pd.DataFrame:
+    """Rows flagged ``bad`` are refused with a message that names them, or dropped and counted when asked."""
+    n = int(bad.sum())
+    if not n:
+        return df
+    if not drop:
+        raise DataError(what(n, len(df), _rows(df["id"][bad]))
+                        + ": fill them in, or pass --drop-empty (drop_empty=True) to drop those rows")
+    report[key] = n
+    log.info("%s", what(n, len(df), "dropped"))
+    return df[~bad]

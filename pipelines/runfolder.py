@@ -26,6 +26,11 @@ import numpy as np
 PROB_PREFIX = "p::"
 
 
+def _member(name: str) -> property:
+    """The path of one fixed member of the layout (``folder.metrics`` → ``<folder>/metrics.json``)."""
+    return property(lambda self: self.path / name, doc=f"``{name}`` in this run folder")
+
+
 class RunFolder:
     """Paths and readers/writers of one run (or work) folder."""
 
@@ -46,29 +51,12 @@ class RunFolder:
     def __truediv__(self, name: str) -> Path:
         return self.path / name
 
-    @property
-    def config(self) -> Path:
-        return self.path / self.CONFIG
-
-    @property
-    def metrics(self) -> Path:
-        return self.path / self.METRICS
-
-    @property
-    def predictions(self) -> Path:
-        return self.path / self.PREDICTIONS
-
-    @property
-    def emissions(self) -> Path:
-        return self.path / self.EMISSIONS
-
-    @property
-    def model(self) -> Path:
-        return self.path / self.MODEL
-
-    @property
-    def log(self) -> Path:
-        return self.path / self.LOG
+    config = _member(CONFIG)
+    metrics = _member(METRICS)
+    predictions = _member(PREDICTIONS)
+    emissions = _member(EMISSIONS)
+    model = _member(MODEL)
+    log = _member(LOG)
 
     def exists(self) -> bool:
         return self.path.is_dir()

@@ -98,22 +98,24 @@ class Store(JobQueue):
         A reader whose read-write open fails on a full disk (SQLite cannot create the WAL index)
         falls back to a read-only connection, so lists and comparisons still work there.
         """
-        try:
+        with self._store_errors():
             con = self._open(write)
-        except sqlite3.DatabaseError as exc:
-            fault = store_fault(self.path, exc)
-            if fault is None:
-                raise
-            raise fault from exc
         try:
-            yield con
-        except sqlite3.DatabaseError as exc:
-            fault = store_fault(self.path, exc)
-            if fault is None:
-                raise
-            raise fault from exc
+            with self._store_errors():
+                yield con
         finally:
             con.close()
+
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """SQLite's faults (disk full, read-only, not a database) as a StoreError naming this file."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            fault = store_fault(self.path, exc)
+            if fault is None:
+                raise
+            raise fault from exc
 
     def _open(self, write: bool) -> sqlite3.Connection:
         if self.read_only():
