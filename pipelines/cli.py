@@ -21,6 +21,7 @@ from .commands.common import UserError
 def command_modules() -> tuple[ModuleType, ...]:
     """Every module in ``pipelines/commands/`` that defines commands, in ``--help`` order."""
     from .commands import (
+        baseline,
         compare,
         data,
         demo,
@@ -29,13 +30,15 @@ def command_modules() -> tuple[ModuleType, ...]:
         jobs,
         prepare_models,
         prompt,
+        run_job,
         runs,
         search,
         serve,
         worker,
     )
 
-    return (compare, data, demo, export, finetune, jobs, prepare_models, prompt, runs, search, serve, worker)
+    return (baseline, compare, data, demo, export, finetune, jobs, prepare_models, prompt, run_job, runs, search, serve,
+            worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""Energy and CO2 of each job phase, measured by CodeCarbon offline (DESIGN.md §3).
+"""Energy and CO2 of each job phase, measured by CodeCarbon offline and charged to the job.
 
 ``with track(folder, "train", "FRA") as em: ...`` runs one ``OfflineEmissionsTracker`` that
 appends a row (project_name = phase) to ``folder/emissions.csv`` and fills ``em`` on exit.
@@ -13,8 +13,10 @@ Why the extra bookkeeping around CodeCarbon:
 - *One tracker at a time per process*: a second concurrent tracker would measure the same
   machine again (double counting), so a nested ``track`` raises instead. Across processes
   CodeCarbon's ``allow_multiple_runs=True`` (its default) is kept on purpose: ``False``
-  leaves a stale lock file after a SIGKILL and then silently records nothing. The worker
-  runs one job at a time, which is what keeps machine-level figures attributable.
+  leaves a stale lock file after a SIGKILL and then silently records nothing.
+- *Whose energy*: CodeCarbon runs in process mode, and the phase's figures are charged by
+  the job's own CPU time (:mod:`pipelines.attribution`), so other work on the machine does
+  not inflate a run; CodeCarbon's raw figures are kept beside them.
 - ``stop()`` returning ``None`` means "not measured" (tracker failed to start, lock held…):
   recorded as ``measured=False`` with ``energy_kwh=None``, never as zero energy.
 """
@@ -29,6 +31,8 @@ from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from . import attribution
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +109,17 @@ def track(folder: str | Path, phase: str, country_iso_code: str = "FRA", cpu_pow
         except Exception as exc:  # energy is a side measurement: never fail the job for it
             log.warning("CodeCarbon could not start for phase %s (%s); energy not measured", phase, exc)
             tracker = None
+        # the job's CPU time is read around the block only: the tracker's own start and stop are not the job's
+        cpu0, busy0 = attribution.tree_cpu_seconds(), attribution.machine_busy_seconds()
         try:
             yield record
         finally:
+            cpu_s, busy_s = attribution.tree_cpu_seconds() - cpu0, attribution.machine_busy_seconds() - busy0
             record["duration_s"] = time.perf_counter() - t0
             if tracker is not None:
                 _stop_tracker(tracker, record)
+            if record["measured"]:
+                record.update(attribution.attribute(record, cpu_s, busy_s))
     finally:
         _active.clear()
         _lock.release()
@@ -127,7 +136,7 @@ def _start_tracker(folder: Path, phase: str, country_iso_code: str, cpu_power_wa
     tracker = OfflineEmissionsTracker(
         country_iso_code=country_iso_code, output_dir=str(folder), output_file=EMISSIONS_FILE,
         project_name=phase, measure_power_secs=measure_power_secs, log_level="error", save_to_file=True,
-        **kwargs)
+        tracking_mode="process", **kwargs)
     tracker.start()
     return tracker
 

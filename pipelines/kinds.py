@@ -3,17 +3,27 @@
 To add a kind, write its module (config dataclass, job function, predictor loader, presets,
 cost) ending in ``KIND = RunKind(...)``, and add it to the tuple below. The order is the
 order kinds are listed in the dashboard and queued by the demo.
+
+Kinds that live outside the package (a plug-in, the tests' own kind) are named in
+``WORKBENCH_KIND_MODULES`` (comma-separated module names): every process imports them with
+this registry, so a job's own process and a cluster node know them too.
 """
 
 from __future__ import annotations
 
-from . import data, finetune, prompting
+import importlib
+import os
+
+from . import data, finetune, probe, prompting, setfit_kind, tfidf
 from .runkind import RunKind
 
 KINDS: dict[str, RunKind] = {k.name: k for k in (
     data.KIND,
+    tfidf.KIND,
     prompting.KIND,
     finetune.KIND,
+    probe.KIND,
+    setfit_kind.KIND,
 )}
 
 
@@ -39,3 +49,12 @@ def get(name: str) -> RunKind:
 def predicting() -> list[RunKind]:
     """Kinds whose jobs produce runs with a predictor (what Compare and the Playground list)."""
     return [k for k in KINDS.values() if k.produces_runs]
+
+
+def _import_plugins() -> None:
+    for name in os.environ.get("WORKBENCH_KIND_MODULES", "").split(","):
+        if name.strip():
+            importlib.import_module(name.strip())  # the module calls register(KIND)
+
+
+_import_plugins()

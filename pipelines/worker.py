@@ -1,8 +1,11 @@
 """The local executor: one worker process runs queued jobs one at a time, cheapest first.
 
-One at a time on purpose: energy and speed figures stay comparable when jobs do not compete
-for the same cores (a cluster executor may run several jobs at once, each on its own
-resources). The worker registers itself in the store (kv ``worker``/``current``) so the
+One at a time on purpose: speed figures stay comparable when jobs do not compete for the
+same cores (a cluster executor may run several jobs at once, each on its own resources).
+Each job runs in a process of its own (``python -m pipelines run-job``) under the worker's
+lease: its energy is charged by that process tree's CPU time, the worker is never charged,
+and a job that crashes or is killed takes only its own process down — the worker records
+why and goes on. The worker registers itself in the store (kv ``worker``/``current``) so the
 dashboard knows whether to start one; jobs themselves are held by leases (see
 :mod:`pipelines.store`), not by this record.
 """
@@ -12,12 +15,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
 
 from . import paths
-from .jobs import execute
 from .procs import pid_alive
 from .store import Store, this_worker_id
 from .sweeps import apply_retention
@@ -59,13 +63,28 @@ def worker_loop(store: Store | None = None, once: bool = False, poll_s: float = 
             store.put("worker", "current", {**record, "idle": True})
             continue
         log.info("worker %s: job %s (%s), attempt %s", worker_id, job["id"], job["kind"], job["attempt"])
-        execute(store, job, worker_id)
+        run_in_own_process(store, job, worker_id)
         if job.get("sweep"):
             apply_retention(store, job["sweep"])
         done += 1
         idle_since = time.monotonic()
     store.delete("worker", "current")
     return done
+
+
+def run_in_own_process(store: Store, job: dict[str, Any], worker_id: str) -> dict[str, Any]:
+    """Run a claimed job in a child process and wait; a child that died without finishing fails the job."""
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines", "run-job", str(job["id"]), "--worker-id", worker_id],
+                            cwd=paths.REPO_ROOT, stdin=subprocess.DEVNULL, env=os.environ.copy())
+    code = proc.wait()
+    row = store.job(job["id"])
+    if row["status"] == "running" and row.get("worker_id") == worker_id:
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        hint = " (out of memory?)" if code == -signal.SIGKILL else ""
+        store.finish(job["id"], "failed", error=f"the job's process {how}{hint} before the job finished; "
+                                                "retry the job to run it again")
+        row = store.job(job["id"])
+    return row
 
 
 def worker_alive(store: Store) -> bool:

@@ -20,6 +20,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["WANDB_DISABLED"] = "true"
+# the test-only run kind, known to every process the tests start (a job's own process too)
+os.environ["WORKBENCH_KIND_MODULES"] = "tests.kind_majority"
 os.environ.setdefault("WORKBENCH_MODEL_CACHE", str(REPO / "models" / "cache"))
 _HOME = tempfile.mkdtemp(prefix="workbench-test-")
 os.environ["WORKBENCH_HOME"] = _HOME

@@ -276,7 +276,7 @@ def test_sigkill_of_a_worker_mid_job(tmp_path, phase, config, started):
         store = Store()
         job_id = submit(store, "majority", {"dataset": "tiny", "speed_samples": 0, **config})
         runs_before = {r["id"] for r in store.runs()}
-        proc = subprocess.Popen([sys.executable, "-c", WORKER], cwd=paths.REPO_ROOT,
+        proc = subprocess.Popen([sys.executable, "-c", WORKER], cwd=paths.REPO_ROOT, start_new_session=True,
                                 env={**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_LEASE_S": "2"},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
@@ -284,7 +284,7 @@ def test_sigkill_of_a_worker_mid_job(tmp_path, phase, config, started):
             time.sleep(0.1)
         assert started(store.job(job_id)), f"the job never reached {phase}"
         assert store.job(job_id)["status"] == "running"
-        proc.send_signal(signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # the worker and the job's own process
         proc.wait(timeout=30)
         time.sleep(2.5)
         assert store.reap_stale() == [job_id]

@@ -28,7 +28,8 @@ WORKER = ("import tests.kind_majority; from pipelines.worker import worker_loop;
 
 def _worker(once: bool = True, **env: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", WORKER.format(once=once)], cwd=paths.REPO_ROOT,
-                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # its own process group: the worker and its job processes
 
 
 def _wait(pred, timeout: float, what: str):
@@ -91,11 +92,27 @@ def test_identical_configs_on_two_workers_give_two_clean_runs(store, rt_small):
     assert not {f"job-{i}-a1" for i in ids} & _partials(), "no work folder left behind"
 
 
+def test_a_job_process_killed_under_its_worker_fails_at_once_and_the_worker_goes_on(store, rt_small):
+    import psutil
+
+    doomed = submit(store, "majority", {"dataset": rt_small.id, "sleep_s": 30.0, "run_name": "oom"})
+    after = submit(store, "majority", {"dataset": rt_small.id, "run_name": "after"})
+    worker = _worker()
+    _wait(lambda: (store.job(doomed)["progress"] or 0) > 0.02, 60, "the job to start")
+    job_procs = psutil.Process(worker.pid).children()
+    assert len(job_procs) == 1 and "run-job" in " ".join(job_procs[0].cmdline()), "each job runs in its own process"
+    job_procs[0].kill()  # as the kernel's out-of-memory killer would
+    out, _ = worker.communicate(timeout=120)
+    failed = store.job(doomed)
+    assert failed["status"] == "failed" and "killed by signal 9" in failed["error"], out
+    assert store.job(after)["status"] == "done", "the worker survived its job and went on"
+
+
 def test_killed_worker_keeps_its_lease_until_expiry_then_retry_completes(store, rt_small):
     job_id = submit(store, "majority", {"dataset": rt_small.id, "sleep_s": 4.0, "run_name": "killed"})
     worker = _worker(WORKBENCH_LEASE_S="4")
     _wait(lambda: (store.job(job_id)["progress"] or 0) > 0.02, 60, "the job to start")
-    os.kill(worker.pid, signal.SIGKILL)
+    os.killpg(worker.pid, signal.SIGKILL)  # the machine is gone: the worker and the job's own process
     worker.wait(timeout=30)
     held = store.job(job_id)
     assert held["status"] == "running" and store.reap_stale() == [], "the lease is still fresh"

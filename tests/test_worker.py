@@ -22,7 +22,7 @@ def _worker(*args: str) -> subprocess.Popen:
     # a short lease, so the killed worker's job is free again within seconds
     return subprocess.Popen([sys.executable, "-m", "pipelines", "worker", *args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "WORKBENCH_LEASE_S": "5"})
+                            env={**os.environ, "WORKBENCH_LEASE_S": "5"}, start_new_session=True)
 
 
 def _wait(pred, timeout: float, what: str):
@@ -45,7 +45,7 @@ def test_sigkill_mid_job_then_restart_marks_failed_and_retry_completes(rt_small)
     worker = _worker("--once")
     # Kill it once training has really started (progress beyond the start, a loss logged).
     _wait(lambda: store.job(job_id)["status"] == "running" and store.history(job_id), 240, "training to start")
-    os.kill(worker.pid, signal.SIGKILL)
+    os.killpg(worker.pid, signal.SIGKILL)  # the worker and the job's own process, as a power cut would
     worker.wait(timeout=30)
 
     job = store.job(job_id)
