@@ -112,7 +112,8 @@ def _ci_text(ci) -> str:
 
 
 def leaderboard(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per run, best macro-F1 first: the metric columns of :mod:`pipelines.columns`, from the store summary."""
+    """One row per run, best first (by ``columns.PRIMARY``, macro-F1): the metric columns of
+    :mod:`pipelines.columns`, from the store summary."""
     out = []
     for r in rows:
         s = r["summary"]
@@ -125,7 +126,7 @@ def leaderboard(rows: list[dict[str, Any]]) -> pd.DataFrame:
         out.append(row)
     df = pd.DataFrame(out)
     if not df.empty:
-        df = df.sort_values(columns.REGISTRY["macro_f1"].with_unit(), ascending=False, na_position="last")
+        df = df.sort_values(columns.REGISTRY[columns.PRIMARY].with_unit(), ascending=False, na_position="last")
         df = df.reset_index(drop=True)
     return df
 

@@ -98,6 +98,9 @@ def _number(v: Any) -> float:
 #: every metric column, in display order (insertion order of :func:`register`).
 REGISTRY: dict[str, MetricColumn] = {}
 
+#: the column runs are ranked by: leaderboards sort by it, Pareto charts put it on y unless told otherwise.
+PRIMARY = "macro_f1"
+
 
 def register(column: MetricColumn) -> MetricColumn:
     """Add a column (or replace the one with its key); it appears in every table, chart and summary."""
@@ -129,8 +132,8 @@ def higher_is_better(key: str) -> bool:
 
 
 def quality_columns() -> list[MetricColumn]:
-    """Columns a Pareto chart can put on its quality (y) axis."""
-    return [c for c in REGISTRY.values() if c.role == "quality"]
+    """Columns a Pareto chart can put on its quality (y) axis, :data:`PRIMARY` first."""
+    return sorted((c for c in REGISTRY.values() if c.role == "quality"), key=lambda c: c.key != PRIMARY)
 
 
 def cost_columns() -> list[MetricColumn]:
