@@ -126,10 +126,7 @@ class Comparison:
         cols = ["run_id", "label", "step", "name", "value", "epoch"]
         if not jobs:
             return pd.DataFrame(columns=cols)
-        marks = ",".join("?" * len(jobs))
-        with store.connect() as con:
-            rows = con.execute(f"SELECT job_id, step, name, value, epoch FROM history WHERE job_id IN ({marks}) "
-                               "ORDER BY at", tuple(jobs)).fetchall()
+        rows = store.history(*jobs)
         names = self.labels_by_id
         out = [{"run_id": rid, "label": names[rid], "step": r["step"], "name": r["name"], "value": r["value"],
                 "epoch": r["epoch"]}

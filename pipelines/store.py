@@ -178,8 +178,13 @@ class Store(JobQueue):
             con.execute("INSERT INTO history (job_id, step, name, value, epoch, at) VALUES (?,?,?,?,?,?)",
                         (job_id, step, name, float(value), epoch, time.time()))
 
-    def history(self, job_id: int) -> list[dict[str, Any]]:
-        return self._rows("SELECT step, name, value, epoch, at FROM history WHERE job_id=? ORDER BY at", (job_id,))
+    def history(self, *job_ids: int) -> list[dict[str, Any]]:
+        """Logged metrics (training curves) of one or more jobs, oldest first."""
+        if not job_ids:
+            return []
+        marks = ",".join("?" * len(job_ids))
+        return self._rows(f"SELECT job_id, step, name, value, epoch, at FROM history WHERE job_id IN ({marks}) "
+                          "ORDER BY at", tuple(job_ids))
 
     # -------------------------------------------------------------------- runs
     def add_run(self, run: dict[str, Any]) -> None:
