@@ -33,9 +33,10 @@ def _version(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _comparison(store_path: str, dataset_id: str | None, run_ids: tuple[str, ...] | None,
+def _comparison(store_path: str, dataset_id: str | None, run_ids: tuple[str, ...] | None, fold_sweeps: bool,
                 version: tuple[str, ...]) -> Comparison:
-    return compare.load_comparison(state.store(), dataset_id=dataset_id, run_ids=list(run_ids) if run_ids else None)
+    return compare.load_comparison(state.store(), dataset_id=dataset_id, run_ids=list(run_ids) if run_ids else None,
+                                   fold_sweeps=fold_sweeps)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -139,9 +140,14 @@ def select(page_key: str) -> Selection:
     if unknown:
         st.warning(f"Unknown run id(s) in the link, ignored: {', '.join(unknown)}")
 
+    fold = False
+    if any(r.get("sweep") for r in rows):
+        fold = st.toggle("Fold each sweep to its best point", key=f"{page_key}_fold",
+                         help="The best point of a sweep is chosen on validation macro-F1, never on the test split.")
     explicit = bool(picked)
     version = _version(rows)
-    key = (str(state.store().path), None if explicit else dataset_id, tuple(picked) if explicit else None, version)
+    key = (str(state.store().path), None if explicit else dataset_id, tuple(picked) if explicit else None, fold,
+           version)
     try:
         comp = _comparison(*key)
     except MixedSplitsError as exc:

@@ -156,6 +156,7 @@ def _run_row(row: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
         "method": row.get("method"), "kind": row.get("kind"), "dataset_id": row["dataset_id"],
         "split_hash": row["split_hash"], "job_id": row.get("job_id"), "created_at": row.get("created_at"),
         "path": row.get("path"),
+        "template": (metrics.get("prompt") or {}).get("template"),  # prompt runs: the template's name
     }
     for col in columns.all_columns():
         out[col.key] = col.value(metrics, s)
@@ -173,20 +174,35 @@ def _run_row(row: dict[str, Any], metrics: dict[str, Any]) -> dict[str, Any]:
 def _display_labels(frame: pd.DataFrame) -> list[str]:
     """Readable, unique run names for legends: the run name, else model · method; ids break ties."""
     base = []
-    for rid, name, model, method in zip(frame["run_id"], frame["name"], frame["model"], frame["method"]):
+    for rid, name, model, method, tpl in zip(frame["run_id"], frame["name"], frame["model"], frame["method"],
+                                             frame["template"]):
         if name and name != rid:
             base.append(str(name))
         else:
             base.append(" · ".join(x for x in (Path(str(model)).name, method) if x))
+        if isinstance(tpl, str) and tpl and tpl not in base[-1]:  # which prompt, never "(default)"
+            base[-1] += f" ({tpl})"
     counts = pd.Series(base).value_counts()
     return [f"{b} #{rid[-4:]}" if counts[b] > 1 else b for b, rid in zip(base, frame["run_id"])]
 
 
 def load_comparison(store: Store | None = None, dataset_id: str | None = None,
-                    run_ids: Sequence[str] | None = None) -> Comparison:
-    """Select runs (see :func:`select_runs`) and read their folders into a :class:`Comparison`."""
+                    run_ids: Sequence[str] | None = None, fold_sweeps: bool = False) -> Comparison:
+    """Select runs (see :func:`select_runs`) and read their folders into a :class:`Comparison`.
+
+    ``fold_sweeps``: each sweep is represented by its best point, chosen on validation (never
+    on the test split, which would make the comparison a search over the test set).
+    """
     store = store or Store()
     rows, notes = select_runs(store, dataset_id, run_ids)
+    if fold_sweeps:
+        from .sweeps import collapse
+
+        kept = collapse(store, rows)
+        folded = len(rows) - len(kept)
+        if folded:
+            notes.append(f"{folded} sweep point(s) folded away: each sweep shows its best point on validation")
+        rows = kept
     return comparison_from_rows(store, rows, notes, dataset_id)
 
 

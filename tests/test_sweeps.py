@@ -6,8 +6,8 @@ import pytest
 
 from pipelines import sweeps
 from pipelines.configs import FinetuneConfig
+from pipelines.jobs import execute
 from pipelines.runfolder import RunFolder
-from pipelines.worker import worker_loop
 from tests.kind_majority import MajorityConfig
 
 
@@ -47,12 +47,19 @@ def test_sweep_folds_to_best_on_validation_and_drops_other_weights(store, rt_sma
     grid = sweeps.parse_grid(["seed=1,2,3"], MajorityConfig)
     sweep_id, ids = sweeps.queue_sweep(store, "majority", {"dataset": rt_small.id}, grid, keep="best")
     assert len(ids) == 3 and all(store.job(i)["sweep"] == sweep_id for i in ids)
-    worker_loop(store, once=True)
+    for job_id in ids:  # in this process (as `finetune --grid` does), so the patches above apply
+        assert store.claim(job_id)
+        execute(store, store.job(job_id))
+    sweeps.apply_retention(store, sweep_id)
     rows = [r for r in store.runs() if r.get("sweep") == sweep_id]
     assert len(rows) == 3
     best = sweeps.best_runs(store, rows)[sweep_id]
     assert store.run(best)["name"].endswith("seed=2")
     assert [r["id"] for r in sweeps.collapse(store, rows)] == [best]
+    from pipelines.compare import load_comparison
+
+    folded = load_comparison(store, run_ids=[r["id"] for r in rows], fold_sweeps=True)
+    assert folded.run_ids == [best] and any("folded" in n for n in folded.notes)
     for row in rows:  # every point keeps metrics and predictions; only the best keeps its weights
         folder = RunFolder(row["path"])
         assert folder.metrics.exists() and folder.predictions.exists()

@@ -33,18 +33,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="order rows by this column, best first (default: macro_f1); 'created': oldest first")
     p.add_argument("--test", nargs=2, metavar=("RUN_A", "RUN_B"),
                    help="also run paired significance tests (McNemar, paired bootstrap) of RUN_B against RUN_A")
+    p.add_argument("--fold-sweeps", action="store_true",
+                   help="show each sweep as its best point, chosen on validation (never on the test split)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import tables
+    from .. import collapse, tables
     from ..compare import load_comparison
     from ..stats import p_value_in_words, significance
     from ..store import Store
 
     store = Store()
-    comp = load_comparison(store, dataset_id=args.dataset, run_ids=args.runs)
+    comp = load_comparison(store, dataset_id=args.dataset, run_ids=args.runs, fold_sweeps=args.fold_sweeps)
     if comp.runs.empty and comp.notes:  # e.g. every run is on a split replaced by `data prepare --overwrite`
         raise ValueError(f"no runs on the current split of {comp.dataset_id!r}: " + "; ".join(comp.notes))
     if comp.runs.empty:
@@ -59,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         extra.append(f"dataset {comp.dataset_id}, split {comp.split_hash[:8]}, {len(runs)} run(s), "
                      f"{int(runs['n_test'].max()) if runs['n_test'].notna().any() else '?'} test examples")
         extra += [f"note: {n}" for n in comp.notes]
+    extra += collapse.warning_lines(comp)  # every format: on stderr where stdout must stay machine-readable
     if args.test:
         res = significance(comp, *args.test)
         mc, ba, bf = res["mcnemar"], res["bootstrap_accuracy"], res["bootstrap_macro_f1"]
