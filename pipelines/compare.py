@@ -97,7 +97,8 @@ class Comparison:
         return None if cm is None else np.asarray(cm, dtype=np.int64)
 
     def emissions(self) -> pd.DataFrame:
-        """One row per (run, phase): energy_kwh, co2_g, duration_s, the power methods and the country."""
+        """One row per (run, phase): energy_kwh, co2_g, duration_s, the power methods, the country and whose energy
+        it is (``attribution``: runs made before per-job attribution measured the whole machine)."""
         out = []
         for rid in self.run_ids:
             em = (self.metrics.get(rid) or {}).get("emissions") or {}
@@ -111,9 +112,10 @@ class Comparison:
                     "gpu_method": ph.get("gpu_method"), "cpu_power_w": _num(ph.get("cpu_power_w")),
                     "ram_power_w": _num(ph.get("ram_power_w")), "gpu_power_w": _num(ph.get("gpu_power_w")),
                     "country": ph.get("country_iso_code"),
+                    "attribution": (ph.get("attribution") or {}).get("convention") or "machine (CodeCarbon default)",
                 })
         cols = ["run_id", "label", "phase", "energy_kwh", "co2_g", "duration_s", "measured", "cpu_method",
-                "ram_method", "gpu_method", "cpu_power_w", "ram_power_w", "gpu_power_w", "country"]
+                "ram_method", "gpu_method", "cpu_power_w", "ram_power_w", "gpu_power_w", "country", "attribution"]
         return pd.DataFrame(out, columns=cols)
 
     def history(self, store: Store) -> pd.DataFrame:

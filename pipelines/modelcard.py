@@ -188,6 +188,14 @@ def render_card(cfg: dict[str, Any], metrics: dict[str, Any], run_id: str, base_
         lines += ["", f"Measured with CodeCarbon {cfg.get('versions', {}).get('codecarbon', '')} "
                       "(OfflineEmissionsTracker, no network). Measuring methods:"]
         lines += [f"- `{m}`: {METHOD_WORDS.get(m, m)}" for m in sorted(methods)]
+        rules = {(a.get("convention"), a.get("cpu"), a.get("ram"), a.get("gpu"))
+                 for ph in em.get("phases") or [] if (a := ph.get("attribution"))}
+        for convention, cpu, ram, gpu in sorted(rules, key=str):
+            lines += ["", f"Whose energy: {convention} (the job ran in its own process; CodeCarbon's raw "
+                          f"process-mode figures are in the run's emissions.csv). CPU: {cpu}; RAM: {ram}"
+                          + (f"; GPU: {gpu}" if gpu else "") + "."]
+        if not rules:
+            lines += ["", "Whose energy: the whole machine's (measured before per-job attribution existed)."]
     else:
         lines.append("Energy was not recorded for this run.")
     lines += ["", "## Training configuration", "", "```json", json.dumps(conf, indent=2, sort_keys=True), "```"]

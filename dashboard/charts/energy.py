@@ -94,12 +94,16 @@ def methods_note(emissions: pd.DataFrame) -> str:
     """One line per distinct measuring set-up: how CPU, RAM and GPU power were obtained, and the grid."""
     if emissions.empty:
         return ""
-    combos = emissions.drop_duplicates(["cpu_method", "ram_method", "gpu_method", "country"])
+    keys = ["cpu_method", "ram_method", "gpu_method", "country"]
+    if "attribution" in emissions:
+        keys.append("attribution")
+    combos = emissions.drop_duplicates(keys)
     lines = []
     for _, r in combos.iterrows():
+        charged = f" · {r['attribution']}" if "attribution" in r and r["attribution"] else ""
         lines.append(f"Power measured by CodeCarbon — CPU: {method_words(r['cpu_method'])}; "
                      f"RAM: {method_words(r['ram_method'])}; GPU: {method_words(r['gpu_method'])}; "
-                     f"CO2 for the {r['country'] or '?'} grid")
+                     f"CO2 for the {r['country'] or '?'} grid{charged}")
     unmeasured = emissions[~emissions["measured"].astype(bool)]
     if len(unmeasured):
         lines.append("Not measured (no bar): " + ", ".join(f"{a} {p}" for a, p in
