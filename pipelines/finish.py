@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import emissions, runs
+from . import collapse, emissions, runs
 from .evaluate import evaluate, measure_speed
 from .predictor import Predictor
 from .prepared import PreparedDataset
@@ -55,6 +55,9 @@ def finish_run(ctx: Any, ds: PreparedDataset, predictor: Predictor, *, config: A
     else:
         metrics = evaluate(predictor, scored, folder.path, proba=proba, extra_columns=extra_columns,
                            invalid=invalid)
+    # what it predicted beside the gold shares: a collapsed run is flagged on every surface (collapse.py)
+    metrics["prediction_distribution"] = collapse.of_predictions(runs.load_predictions(folder.path), ds.labels,
+                                                                 ds.multi_label)
     metrics["speed"] = None
     if speed and speed.n:
         ctx.progress(0.95, "measuring speed")

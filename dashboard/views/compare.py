@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, compare_state, state
+from dashboard import charts, collapse_view, compare_state, state
 from dashboard.charts import CONFUSION_MAX
-from pipelines import columns
+from pipelines import collapse, columns
 
 
 def _column_name(key: str) -> str:
@@ -34,6 +34,7 @@ comp = sel.comp
 st.markdown(compare_state.describe(comp))
 for note in comp.notes:
     st.caption(f"Note: {note}")
+collapse_view.show(collapse.collapsed_runs(comp))  # runs that answer (almost) one class, with their shares
 
 ranked = comp.best("macro_f1")
 

@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from dashboard import services, state, widgets
+from dashboard import collapse_view, services, state, widgets
 from pipelines.demo import DEFAULT_DATASET, demo_jobs, queue_demo
 
 # The browser test selects the tiny profile on a small dataset; users get the real demo.
@@ -104,6 +104,7 @@ else:
                        "within one split (Compare groups them).")
         st.dataframe(widgets.leaderboard(rows), hide_index=True, column_config=widgets.leaderboard_columns(),
                      width="stretch")
+        collapse_view.show(collapse_view.for_rows(rows, state.run_label))
 
 # --------------------------------------------------------------- datasets
 st.subheader("Datasets")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import collapse
 from .. import runs as runfiles
 from ..store import Store
 from ..textout import format_table
@@ -63,6 +64,11 @@ def _show(args) -> int:
     em = metrics.get("emissions") or {}
     if em:
         print(f"energy          {em.get('total_energy_kwh')} kWh, CO2eq {em.get('total_co2_kg')} kg")
+    dist = collapse.for_run(folder, metrics)
+    if dist:
+        print(f"predictions     {collapse.shares_text(dist)}")
+        if dist.get("warning"):
+            print(f"warning: {dist['warning']}")
     return 0
 
 
