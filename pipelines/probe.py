@@ -191,13 +191,14 @@ def run_probe(config: dict[str, Any], ctx: Any) -> str:
                                                  "C": fit.C}})
 
 
-# Embedding throughput measured here (2 shared cores, rotten_tomatoes snippets): MiniLM ~150
-# texts/s, MPNet ~25; an unknown encoder counts as MPNet-sized. Assumes ~12k texts, cache cold.
-_TEXTS_PER_S = {"minilm": 150.0, "mpnet": 25.0}
+# Embedding throughput measured here on 2 cores shared with other jobs (load 5–8): MiniLM
+# 19–34 texts/s on rotten_tomatoes snippets (9,564 train texts: 8.5 min); MPNet counted 5×
+# slower (4.8× the parameters), as is an unknown encoder. Assumes ~12k texts and a cold cache.
+_TEXTS_PER_S = {"minilm": 30.0, "mpnet": 6.0}
 
 
 def expected_seconds(config: dict[str, Any]) -> float:
-    return 10.0 + 12_000 / _TEXTS_PER_S.get(str(config.get("model")), 25.0)
+    return 10.0 + 12_000 / _TEXTS_PER_S.get(str(config.get("model")), 6.0)
 
 
 KIND = RunKind(name="probe", display="Linear probe (frozen encoder + logistic regression)", config=ProbeConfig,

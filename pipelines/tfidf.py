@@ -24,8 +24,10 @@ same, min_df=1    0.784 / 0.776        0.958 / 0.959
 
 ``min_df=2`` drops n-grams seen in one training text only: 2.4× fewer features, no loss.
 C=0.5 was never chosen (0.749 macro-F1 on rotten_tomatoes): sparse, sublinear TF-IDF wants
-weak regularisation, so the grid is 2, 8, 32 (three lbfgs fits: seconds for short texts,
-~25 s for bbc_news's long articles alone on 2 cores).
+weak regularisation, so the grid is 2, 8, 32. Three lbfgs fits, measured as whole jobs on 2
+cores shared with other work (load 5–12): rotten_tomatoes 10 s of training (21 s wall);
+bbc_news's long articles (179k features) 104 s (155 s wall) — the char n-grams of long texts
+are the cost there; ``--char-ngram-max 0`` or ``--max-features`` cut it.
 
 The fitted ``Pipeline`` (vectorizers + head) is saved with skops and loaded only with an
 explicit type list (:mod:`pipelines.linear_head`), never pickle.
@@ -173,7 +175,8 @@ def presets(dataset: str, profile: str) -> list[dict[str, Any]]:
 
 
 def expected_seconds(config: dict[str, Any]) -> float:
-    """A few seconds per 10k texts (measured: rotten_tomatoes, 3 C values, ~15 s on 2 busy cores)."""
+    """Seconds per 10k short texts (measured: rotten_tomatoes, 3 C values, 21 s wall on 2 busy cores); only
+needs to rank it before every other kind."""
     n = config.get("max_train_samples") or 10_000
     return 2.0 + n / 1000.0
 

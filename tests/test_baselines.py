@@ -2,8 +2,8 @@
 
 Each kind goes through the real job path (store, CodeCarbon phases, run folder, finish_run),
 and each saved run reloads through ``load_run_predictor`` to the probabilities it saved.
-Budget: about two minutes on 2 cores (MiniLM embeds ~1,200 short texts once; SetFit trains
-a few steps on a handful of texts).
+Budget: measured 5.6 min on 2 cores shared with other jobs (load 5–8), most of it MiniLM
+embedding rt_small and genres_small once each (2,700 short texts); SetFit trains 2 steps.
 """
 
 from __future__ import annotations
