@@ -37,6 +37,7 @@ from .data_bundled import BUNDLED
 from .data_io import DataError, read_table
 from .data_split import build_examples, check_classes, check_ratios, dedupe, label_counts, split, subsample
 from .runkind import RunKind
+from .text_clean import near_empty
 
 __all__ = ["DataError", "DataSpec", "BUNDLED", "DEFAULT_DATASET", "prepare", "ensure_prepared",
            "token_length_percentiles", "load_examples", "compute_stats", "dataset_id_for"]
@@ -72,8 +73,12 @@ class DataSpec(JobConfig):
         "help": "multi-label as one delimited string per row, e.g. '|' or ','"})
     delimiter: str | None = field(default=None, metadata={
         "help": "field separator of a CSV/TSV file (default: ',' for .csv, tab for .tsv)"})
-    encoding: str | None = field(default=None, metadata={
-        "help": "file encoding (default: UTF-8, with or without BOM; nothing else is guessed)"})
+    encoding: str | None = field(default="auto", metadata={
+        "help": "file encoding: auto (a byte-order mark, else UTF-8 if it decodes, else detected with "
+                "charset-normalizer; the one used is recorded) or a Python codec name: cp1252, latin-1, utf-16, …"})
+    strip_html: bool = field(default=True, metadata={
+        "help": "strip HTML tags and decode entities (<br />, <a href…>, &amp;) in the texts of a user file, before "
+                "duplicates are merged; counted in the stats either way (bundled datasets are used as published)"})
     drop_empty: bool = field(default=False, metadata={
         "help": "drop rows with an empty text or missing label instead of stopping with an error"})
     max_rows: int | None = field(default=None, metadata={
@@ -88,6 +93,12 @@ class DataSpec(JobConfig):
                                                         "range": Range(0, 1_000_000)})
     overwrite: bool = field(default=False, metadata={
         "help": "replace an existing prepared dataset of the same id whose split differs"})
+    description: str | None = field(default=None, metadata={
+        "help": "one line saying what the texts are (e.g. 'tweets about a train company'); prompts are worded from "
+                "it. Not part of the split: change it later with `data describe`"})
+    label_description: list[str] | None = field(default=None, metadata={
+        "help": "what a label means, as LABEL=TEXT (one per label: pos='a positive review'); prompts and LLM label "
+                "words start from it. Not part of the split"})
 
     def __post_init__(self) -> None:
         """Field ranges (JobConfig), then the split ratios: refused here, before anything is read."""
@@ -95,6 +106,7 @@ class DataSpec(JobConfig):
         if not all(isinstance(r, (int, float)) and math.isfinite(r) for r in self.split):
             raise DataError(f"split ratios must be three finite numbers (train validation test), got {self.split}")
         check_ratios(self.split)
+        prepared.parse_label_descriptions(self.label_description or [])
 
 
 def _slug(text: str) -> str:
@@ -127,8 +139,8 @@ def load_examples(spec: DataSpec) -> tuple[pd.DataFrame, bool, dict[str, Any], d
     report: dict[str, Any] = {}
     bundled = BUNDLED.get(spec.source)
     if bundled:
-        given = [f for f in ("text_column", "label_column", "label_columns", "label_delimiter", "delimiter",
-                             "encoding") if getattr(spec, f)]
+        given = [f for f in ("text_column", "label_column", "label_columns", "label_delimiter", "delimiter")
+                 if getattr(spec, f)] + (["encoding"] if (spec.encoding or "auto").lower() != "auto" else [])
         if given:
             raise DataError(f"{spec.source} is a bundled dataset with fixed columns; "
                             f"drop {', '.join('--' + g.replace('_', '-') for g in given)}")
@@ -141,14 +153,19 @@ def load_examples(spec: DataSpec) -> tuple[pd.DataFrame, bool, dict[str, Any], d
         max_rows = spec.max_rows if spec.max_rows is not None else bundled.default_max_rows
     else:
         path = Path(spec.source).expanduser()
-        raw, fmt = read_table(path, encoding=spec.encoding, delimiter=spec.delimiter, max_file_mb=spec.max_file_mb)
+        read: dict[str, Any] = {}
+        raw, fmt = read_table(path, encoding=spec.encoding, delimiter=spec.delimiter, max_file_mb=spec.max_file_mb,
+                              report=read)
         name = path.name
         separator = spec.text_separator.replace("\\n", "\n").replace("\\t", "\t")
         df, multi = build_examples(
             raw, name=name, text_columns=list(spec.text_column or ["text"]), separator=separator,
             label_column=spec.label_column, label_columns=spec.label_columns, label_delimiter=spec.label_delimiter,
-            drop_empty=spec.drop_empty, report=report)
-        source = {"kind": "file", "path": str(path.resolve()), "format": fmt}
+            drop_empty=spec.drop_empty, report=report, strip_html=spec.strip_html)
+        source = {"kind": "file", "path": str(path.resolve()), "format": fmt,
+                  **{k: read[k] for k in ("encoding", "encoding_how") if k in read}}
+        if read.get("line_breaks_in_fields"):
+            report["line_breaks_in_fields"] = read["line_breaks_in_fields"]
         label_desc = (f"columns {', '.join(map(repr, spec.label_columns))}" if spec.label_columns
                       else f"column {spec.label_column or 'label'!r}")
         max_rows = spec.max_rows
@@ -161,6 +178,7 @@ def load_examples(spec: DataSpec) -> tuple[pd.DataFrame, bool, dict[str, Any], d
         check_classes(df, multi, name, label_desc)
     except DataError as exc:
         raise _after_dedupe(exc, report) from None
+    report["near_empty_texts"] = near_empty(df["id"], df["text"])["n"]
     return df, multi, report, source
 
 
@@ -269,11 +287,13 @@ def prepare(spec: DataSpec | str | None = None, store=None, **overrides: Any) ->
     store = store or Store()
     spec_dict = spec.to_dict()
     old = _existing_info(dataset_id)
-    if old and old.get("split_hash") == split_hash and old.get("spec") == spec_dict:
+    if old and old.get("split_hash") == split_hash and _split_part(old.get("spec")) == _split_part(spec_dict):
         log.info("dataset %r already prepared with split %s: nothing to do", dataset_id, split_hash)
         registered = store.dataset(dataset_id)
         if not registered or registered["split_hash"] != split_hash:
             store.upsert_dataset(old)
+        if spec.description is not None or spec.label_description:
+            prepared.set_descriptions(dataset_id, spec.description, _label_descriptions(spec), store=store)
         return prepared.load(dataset_id)
     if old and old.get("split_hash") != split_hash and not spec.overwrite:
         raise DataError(f"dataset {dataset_id!r} already exists with split {old.get('split_hash')}, and this spec "
@@ -289,6 +309,7 @@ def prepare(spec: DataSpec | str | None = None, store=None, **overrides: Any) ->
         "source": source,
         "spec": spec_dict,
         "stats": {**compute_stats(splits, multi, spec.tokenizer), "cleaning": report},
+        **prepared.merged_descriptions(spec.description, _label_descriptions(spec), old, labels),
     }
     _warn_old_runs(store, dataset_id, old, split_hash)
     info = _save_and_register(store, dataset_id, splits, info)
@@ -296,6 +317,15 @@ def prepare(spec: DataSpec | str | None = None, store=None, **overrides: Any) ->
     log.info("prepared %r: %d train / %d validation / %d test, %d labels, split %s", dataset_id, sizes["train"],
              sizes["validation"], sizes["test"], len(labels), info["split_hash"])
     return prepared.PreparedDataset(info=info, **{s: splits[s] for s in prepared.SPLITS})
+
+
+def _split_part(spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The spec without its descriptions: they are words about the data, not part of the split."""
+    return {k: v for k, v in spec.items() if k not in prepared.DESCRIPTION_FIELDS} if spec else spec
+
+
+def _label_descriptions(spec: DataSpec) -> dict[str, str] | None:
+    return prepared.parse_label_descriptions(spec.label_description) if spec.label_description else None
 
 
 def _warn_old_runs(store, dataset_id: str, old: dict[str, Any] | None, split_hash: str) -> None:

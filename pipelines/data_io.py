@@ -2,8 +2,10 @@
 
 Formats: CSV, TSV, JSONL (or a JSON array), Parquet (optionally ``.gz``/``.bz2``/``.xz``
 compressed text formats) and a ``datasets.save_to_disk`` folder. Every problem becomes a
-:class:`DataError` that names the file, the line or row and what to do about it; we never
-guess an encoding: UTF-8 (with or without a byte-order mark) unless the user names one.
+:class:`DataError` that names the file, the line or row and what to do about it. Binary
+files and archives are recognised by their magic bytes first and refused by name; text is
+then decoded in the encoding the user names, or the one ``data_encoding`` detects (shown
+to the user, who can override it). CSV/TSV parsing lives in ``data_csv``.
 
 Rows are numbered from 1, header not counted, in every message (and the prepared ``id`` is
 that number), so "row 7" means the same thing everywhere.
@@ -12,15 +14,21 @@ that number), so "row 7" means the same thing everywhere.
 from __future__ import annotations
 
 import bz2
-import csv
 import gzip
-import io
 import json
 import logging
 import lzma
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+from . import data_encoding
+from .data_csv import read_delimited
+from .data_errors import EXCERPT_CHARS, DataError, excerpt
+
+__all__ = ["DataError", "EXCERPT_CHARS", "SUPPORTED", "decode", "detect_format", "excerpt", "read_capped",
+           "read_table", "size_mb"]
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +36,6 @@ SUPPORTED = ("CSV (.csv), TSV (.tsv/.tab), JSONL (.jsonl/.ndjson/.json), Parquet
              "or a datasets.save_to_disk folder")
 _TEXT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
 _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-EXCERPT_CHARS = 60  # a message quotes at most this much of a file's content
 _CHUNK = 1 << 20
 
 # Leading bytes of files users pick by mistake. Recognising them lets the message say what the
@@ -50,10 +57,6 @@ _MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"Rar!", "a RAR archive", "extract it first"),
     (b"\x7fELF", "an executable program", "point to the data file"),
 )
-
-
-class DataError(ValueError):
-    """Input data the user must fix; the message says where (file, row, column) and how."""
 
 
 def detect_format(path: Path) -> tuple[str, str | None]:
@@ -81,8 +84,15 @@ def size_mb(path: Path) -> float:
 
 
 def read_table(path: str | Path, *, encoding: str | None = None, delimiter: str | None = None,
-               max_file_mb: float = 200.0) -> tuple[pd.DataFrame, str]:
-    """Read a user file into a DataFrame of raw columns; returns (frame, format)."""
+               max_file_mb: float = 200.0, report: dict[str, Any] | None = None) -> tuple[pd.DataFrame, str]:
+    """Read a user file into a DataFrame of raw columns; returns (frame, format).
+
+    ``encoding`` None or "auto" detects it. ``report`` (when given) receives what reading found:
+    ``encoding`` and ``encoding_how`` (bom, utf-8, detected, given), ``encoding_candidates``
+    (other code pages that decode it as cleanly) and ``line_breaks_in_fields`` (rows holding a
+    carriage return inside a field, read as a line break in the text).
+    """
+    report = {} if report is None else report
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
@@ -102,22 +112,17 @@ def read_table(path: str | Path, *, encoding: str | None = None, delimiter: str 
     data = read_capped(path, compression, max_file_mb)
     if compression:
         _refuse_binary(path.name, data[:4096], inside=f" (inside the {compression} file)")
-    text = decode(data, path.name, encoding)
+    text, found = data_encoding.decode(data, path.name, encoding)
+    report.update(encoding=found.encoding, encoding_how=found.how, encoding_candidates=found.candidates)
     if fmt in ("csv", "tsv"):
         sep = delimiter or ("\t" if fmt == "tsv" else ",")
-        return _read_delimited(text, path.name, sep), fmt
+        return read_delimited(text, path.name, sep, report), fmt
     return _read_json(text, path.name, fmt), fmt
 
 
 def _head(path: Path, n: int = 4096) -> bytes:
     with path.open("rb") as fh:
         return fh.read(n)
-
-
-def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
-    """``repr`` of a piece of file content, cut to ``limit`` characters: a message never echoes a whole file."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _refuse_binary(name: str, head: bytes, expected: bytes | None = None, inside: str = "") -> None:
@@ -171,81 +176,8 @@ def read_capped(path: Path, compression: str | None, max_file_mb: float | None) 
 
 
 def decode(data: bytes, name: str, encoding: str | None = None) -> str:
-    """UTF-8 (a leading byte-order mark is dropped) or the encoding the user named; else a precise error."""
-    if encoding:
-        try:
-            return data.decode(encoding)
-        except LookupError as exc:
-            raise DataError(f"unknown encoding {encoding!r}: use a Python codec name such as utf-8, latin-1, "
-                            f"cp1252, utf-16") from exc
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{name} is not valid {encoding}: {_where(data, exc)}; check the --encoding value") from exc
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise DataError(f"{name} is UTF-16 text (it starts with a UTF-16 byte-order mark): re-save it as UTF-8, "
-                        f"or pass encoding='utf-16' (--encoding utf-16)")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{name} is not UTF-8 text: {_where(data, exc)}. Re-save it as UTF-8, or pass the encoding "
-                        f"it was written in, e.g. encoding='latin-1' or 'cp1252' (--encoding latin-1)") from exc
-
-
-def _where(data: bytes, exc: UnicodeDecodeError) -> str:
-    line = data[: exc.start].count(b"\n") + 1
-    return f"byte 0x{data[exc.start]:02x} on line {line} (offset {exc.start}) cannot be decoded"
-
-
-def _read_delimited(text: str, name: str, sep: str) -> pd.DataFrame:
-    """Parse with the csv module (strict quoting) so a bad line is reported, never half-read.
-
-    pandas' reader silently drops the extra fields of a first data row that is longer than
-    the header (with ``index_col=False``) and cannot say where an unclosed quote began.
-    """
-    if text.startswith("\ufeff"):  # a BOM that survived plain UTF-8 decoding would rename the first column
-        text = text[1:]
-    if not text.strip():
-        raise DataError(f"{name} is empty: it needs a header line and at least one data row")
-    sep_name = {"\t": "tab", ",": "comma", ";": "semicolon"}.get(sep, repr(sep))
-    csv.field_size_limit(2**31 - 1)  # long documents are fine; the file size cap bounds memory
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
-    rows: list[list[str]] = []
-    header: list[str] | None = None
-    while True:
-        start = reader.line_num + 1
-        try:
-            rec = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise DataError(f"{name}: malformed line {start}: {exc}. A quoted field must be closed, and quotes "
-                            f"inside a quoted field doubled (\"\"); fix that line") from exc
-        if not rec or rec == [""]:
-            continue  # blank line
-        if header is None:
-            header = [h.strip() for h in rec]
-            if len(header) == 1:
-                other = next((d for d in ("\t", ";", "|", ",") if d != sep and d in header[0]), None)
-                if other:
-                    shown = {"\t": "tab"}.get(other, repr(other))
-                    raise DataError(f"{name}: the header is one {sep_name}-separated column {excerpt(header[0])}; the "
-                                    f"file looks {shown}-separated: pass --delimiter {other!r} (delimiter=...)")
-            dups = sorted({h for h in header if header.count(h) > 1})
-            if dups:
-                raise DataError(f"{name}: column name(s) {', '.join(map(excerpt, dups[:5]))} appear more than once in "
-                                f"the header (line {start}); give every column a distinct name")
-            continue
-        if len(rec) > len(header):
-            raise DataError(f"{name}: malformed line {start}: {len(rec)} {sep_name}-separated fields, but the header "
-                            f"has {len(header)}. Quote fields that contain a {sep_name} (\"like, this\") or fix "
-                            f"that line")
-        rows.append(rec + [""] * (len(header) - len(rec)))
-    if header is None:
-        raise DataError(f"{name} is empty: it needs a header line and at least one data row")
-    return pd.DataFrame(rows, columns=header, dtype=object)
+    """Text of ``data`` in ``encoding``, or in the detected one (None or "auto"); see ``data_encoding``."""
+    return data_encoding.decode(data, name, encoding)[0]
 
 
 def _read_json(text: str, name: str, fmt: str) -> pd.DataFrame:
@@ -261,7 +193,8 @@ def _read_json(text: str, name: str, fmt: str) -> pd.DataFrame:
                                 f"({{\"text\": ..., \"label\": ...}})")
         return _frame(records, name)
     records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    # split on \n only: str.splitlines() also breaks at \x85, \u2028 and bare \r, which JSON strings may hold
+    for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:

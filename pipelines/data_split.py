@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .data_io import DataError, excerpt
+from .data_errors import DataError, excerpt, rows_named
+from .text_clean import clean_texts
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,7 @@ _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no", ""}
 
 
-def _rows(positions, limit: int = 10) -> str:
-    """'row 3' or 'rows 3, 7, 12' (1-based data rows), with an ellipsis past ``limit``."""
-    nums = [str(int(p)) for p in positions]
-    listed = ", ".join(nums[:limit]) + (f", … ({len(nums) - limit} more)" if len(nums) > limit else "")
-    return ("row " if len(nums) == 1 else "rows ") + listed
+_rows = rows_named
 
 
 def _is_missing(v: Any) -> bool:
@@ -94,9 +91,14 @@ def _check_flat(raw: pd.DataFrame, col: str, name: str, role: str, lists_ok: boo
 
 def build_examples(raw: pd.DataFrame, *, name: str, text_columns: list[str], separator: str,
                    label_column: str | None, label_columns: list[str] | None, label_delimiter: str | None,
-                   drop_empty: bool, report: dict[str, Any]) -> tuple[pd.DataFrame, bool]:
+                   drop_empty: bool, report: dict[str, Any], strip_html: bool = False) -> tuple[pd.DataFrame, bool]:
     """Raw table → (examples, multi_label). Multi-label when label_columns (0/1 flags), a
-    label_delimiter, or a label column holding lists (JSONL/Parquet/datasets)."""
+    label_delimiter, or a label column holding lists (JSONL/Parquet/datasets).
+
+    Markup is counted in ``report`` and, with ``strip_html``, stripped here: before the
+    empty-text check (a text that was only markup is empty) and before ``dedupe`` (two
+    copies that differ only by a ``<br />`` are one text).
+    """
     if label_columns and label_column:
         raise DataError("give either one label column (--label-column) or several 0/1 label columns "
                         "(--label-columns), not both")
@@ -116,7 +118,9 @@ def build_examples(raw: pd.DataFrame, *, name: str, text_columns: list[str], sep
     parts = [raw[c].map(_as_text) for c in text_columns]
     text = parts[0] if len(parts) == 1 else pd.Series(
         [separator.join(p for p in row if p) for row in zip(*parts)], index=raw.index)
-    df = pd.DataFrame({"id": ids, "text": text.to_numpy()})
+    cleaned, counts = clean_texts(text.tolist(), strip_html)
+    report.update(counts)
+    df = pd.DataFrame({"id": ids, "text": cleaned})
     where = " + ".join(repr(c) for c in text_columns)
 
     if label_columns:

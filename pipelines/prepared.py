@@ -4,16 +4,22 @@
 
     train.parquet, validation.parquet, test.parquet   columns: id (int), text (str),
         label (str) for single-label, or labels (list[str]) for multi-label
-    dataset.json   id, name, task, labels, sizes, split_hash, seed, ratios, source, stats
+    dataset.json   id, name, task, labels, sizes, split_hash, seed, ratios, source, stats,
+                   description (str), label_descriptions ({label: text})
 
 ``split_hash`` is a content hash of (ids, texts, labels) of all three splits: two runs are
-comparable exactly when their split hashes are equal.
+comparable exactly when their split hashes are equal. Everything that changes what a model
+sees (encoding, HTML stripping, dropped rows) changes the texts or ids and so the hash; a
+setting that changed no text leaves it equal, so runs stay comparable. The descriptions
+are words *about* the data, read by prompt templates: they are outside the hash and can
+be edited at any time (``set_descriptions``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +28,11 @@ import numpy as np
 import pandas as pd
 
 from . import paths
+from .data_errors import DataError, excerpt
 
 SPLITS = ("train", "validation", "test")
 SINGLE, MULTI = "single_label", "multi_label"
+DESCRIPTION_FIELDS = ("description", "label_description")  # DataSpec fields outside the split
 
 
 @dataclass
@@ -134,3 +142,65 @@ def load(dataset_id: str) -> PreparedDataset:
         for df in frames.values():
             df["labels"] = df["labels"].map(lambda v: [str(x) for x in v])
     return PreparedDataset(info=info, **frames)
+
+
+def parse_label_descriptions(items: list[str]) -> dict[str, str]:
+    """``["pos=a positive review", …]`` → ``{"pos": "a positive review"}`` (the CLI's LABEL=TEXT form)."""
+    out: dict[str, str] = {}
+    for item in items:
+        label, eq, text = str(item).partition("=")
+        if not eq or not label.strip():
+            raise DataError(f"a label description is LABEL=TEXT (e.g. pos='a positive review'), got {excerpt(item)}")
+        out[label.strip()] = text.strip()
+    return out
+
+
+def check_label_names(descriptions: dict[str, str], labels: set[str]) -> None:
+    unknown = sorted(set(descriptions) - labels)
+    if unknown:
+        raise DataError(f"label description(s) for {', '.join(map(excerpt, unknown))}, which the dataset does not "
+                        f"have; its labels are {', '.join(sorted(labels))}")
+
+
+def merged_descriptions(description: str | None, label_descriptions: dict[str, str] | None,
+                        old: dict[str, Any] | None, labels: list) -> dict[str, Any]:
+    """``description`` and ``label_descriptions`` for a new dataset.json: those given, else the previous version's
+    (re-preparing never loses words written on the Data page; those of labels that are gone are dropped)."""
+    old = old or {}
+    known = {str(x) for x in labels}
+    check_label_names(label_descriptions or {}, known)
+    kept = {k: v for k, v in (old.get("label_descriptions") or {}).items() if k in known}
+    return {"description": description if description is not None else old.get("description", ""),
+            "label_descriptions": {**kept, **(label_descriptions or {})}}
+
+
+def set_descriptions(dataset_id: str, description: str | None = None,
+                     label_descriptions: dict[str, str] | None = None, store=None) -> dict[str, Any]:
+    """Edit a prepared dataset's descriptions without re-preparing it; returns the new info.
+
+    ``None`` leaves a value as it is; a label given an empty text loses its description.
+    dataset.json is replaced atomically (a temporary file renamed over it), then the store's
+    row is updated. The split, and so its hash and every run's comparability, are untouched.
+    """
+    meta = dataset_dir(dataset_id) / "dataset.json"
+    if not meta.exists():
+        raise FileNotFoundError(f"dataset {dataset_id!r} is not prepared")
+    info = json.loads(meta.read_text())
+    if description is not None:
+        info["description"] = " ".join(str(description).split())  # one line
+    if label_descriptions is not None:
+        check_label_names(label_descriptions, set(info["labels"]))
+        merged = {**(info.get("label_descriptions") or {}), **{k: " ".join(str(v).split())
+                                                                for k, v in label_descriptions.items()}}
+        info["label_descriptions"] = {k: v for k, v in merged.items() if v}
+    info.setdefault("description", "")
+    info.setdefault("label_descriptions", {})
+    tmp = meta.with_name(f".dataset.json.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(info, indent=2, default=str))
+    os.replace(tmp, meta)
+    if store is None:
+        from .store import Store
+
+        store = Store()
+    store.upsert_dataset(info)
+    return info

@@ -177,21 +177,23 @@ def test_classes_with_fewer_than_two_examples_are_named(tmp_path):
         prepare(spec(write_csv(tmp_path / "rare.csv", df)))
 
 
-def test_non_utf8_file_is_reported_not_guessed(tmp_path):
+def test_non_utf8_file_is_detected_and_an_explicit_encoding_wins(tmp_path):
+    """A code-page file is read in the detected encoding (recorded); a named encoding is used as given."""
     df = reviews(20)
     df.loc[3, "review"] = "Un film très réussi"
     path = tmp_path / "latin.csv"
     path.write_bytes(df.to_csv(index=False).encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin.csv is not UTF-8 text: byte 0xe8 on line 5 .*--encoding latin-1"):
-        prepare(spec(path))
-    raw, _ = read_table(path, encoding="latin-1")
-    assert raw.loc[3, "review"] == "Un film très réussi"
+    found: dict = {}
+    raw, _ = read_table(path, report=found)
+    assert raw.loc[3, "review"] == "Un film très réussi" and found["encoding_how"] == "detected"
+    with pytest.raises(DataError, match=r"latin.csv is not valid utf-8: byte 0xe8 on line 5"):
+        read_table(path, encoding="utf-8")
     with pytest.raises(DataError, match="unknown encoding 'latin-42'"):
         read_table(path, encoding="latin-42")
     utf16 = tmp_path / "u16.csv"
     utf16.write_bytes(df.to_csv(index=False).encode("utf-16"))
-    with pytest.raises(DataError, match="is UTF-16 text"):
-        read_table(utf16)
+    raw, _ = read_table(utf16, report=found)
+    assert raw.loc[3, "review"] == "Un film très réussi" and found["encoding_how"] == "bom"
 
 
 def test_malformed_csv_reports_the_line(tmp_path):

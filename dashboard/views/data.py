@@ -1,7 +1,8 @@
-"""Data: explore prepared datasets, prepare a bundled one, or upload a file and turn it into a split.
+"""Data: explore (and describe) prepared datasets, prepare a bundled one, or upload a file and turn it into a split.
 
 Validation is the pipeline's own (``pipelines.data``: same checks, same messages as the
-CLI). Reading and checking a file is pandas work and happens here; saving runs
+CLI). Reading and checking a file is pandas work and happens here (the upload flow is
+``dashboard.upload_form``); saving runs
 ``python -m pipelines data prepare`` in a subprocess, because it computes token-length
 statistics with a tokenizer and the dashboard never imports transformers. Token-length
 histograms come from the predictor service for the same reason.
@@ -14,35 +15,24 @@ import re
 import time
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import charts, services, state
+from dashboard.forms import config_form
+from dashboard.upload_form import MAX_UPLOAD_MB, upload_flow
 from pipelines import paths
+from pipelines import prepared as prepared_io
 from pipelines.assets import ASSETS
 from pipelines.configs import to_cli_args
-from pipelines.data import BUNDLED, DataError, DataSpec, dataset_id_for, load_examples
-from pipelines.data_io import read_table
+from pipelines.data import BUNDLED, DataError, DataSpec, dataset_id_for
 from pipelines.data_split import label_counts
-from pipelines.data_split import split as split_examples
 
-MAX_UPLOAD_MB = 50
 UPLOAD_TYPES = ["csv", "tsv", "tab", "jsonl", "ndjson", "json", "parquet", "gz", "bz2", "xz"]
 TOKENIZERS = [a.name for a in ASSETS.values()]
 TOKENS_NS = "token_lengths"
 MAX_TOKEN_TEXTS = 5000
 
 st.title("Data")
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _read(path: str, mtime: float, delimiter: str | None, encoding: str | None) -> tuple[pd.DataFrame, str]:
-    return read_table(path, delimiter=delimiter, encoding=encoding, max_file_mb=MAX_UPLOAD_MB)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _examples(spec_json: str, mtime: float) -> tuple[pd.DataFrame, bool, dict, dict]:
-    return load_examples(DataSpec.from_json(spec_json))
 
 
 def _store_tokens(dataset_id: str, split_hash: str, split: str, tokenizer: str, texts: list[str]) -> None:
@@ -74,6 +64,7 @@ def explore() -> None:
     if ds is None:
         st.warning(f"The folder of `{dataset_id}` is missing ({row['path']}); prepare it again.")
         return
+    _descriptions(dataset_id, ds.info)
     counts = (info.get("stats") or {}).get("label_counts") or {
         s: label_counts(ds.split(s), ds.multi_label) for s in ("train", "validation", "test")}
     left, right = st.columns(2)
@@ -114,6 +105,27 @@ def explore() -> None:
                    "in the dashboard).")
 
 
+def _descriptions(dataset_id: str, info: dict) -> None:
+    """Read and edit what the texts are and what each label means; the split (and its hash) stay as they are."""
+    desc = info.get("description") or ""
+    labels_desc = info.get("label_descriptions") or {}
+    st.markdown(f"**Description:** {desc}" if desc else "*No description yet.*"
+                + ("" if not labels_desc else "  \n" + " · ".join(f"`{k}`: {v}" for k, v in labels_desc.items())))
+    with st.expander("Edit the descriptions (prompts are worded from them; the split does not change)"):
+        with st.form(f"describe_{dataset_id}"):
+            new_desc = st.text_input("What are these texts? (one line)", value=desc, key=f"desc_{dataset_id}")
+            new_labels = {lab: st.text_input(f"What does `{lab}` mean?", value=labels_desc.get(lab, ""),
+                                             key=f"ldesc_{dataset_id}_{lab}") for lab in info["labels"][:50]}
+            if st.form_submit_button("Save descriptions"):
+                try:
+                    prepared_io.set_descriptions(dataset_id, new_desc, new_labels, store=state.store())
+                except (DataError, OSError) as exc:
+                    st.error(str(exc))
+                else:
+                    state.refresh()
+                    st.success("Descriptions saved.")
+
+
 def bundled() -> None:
     st.markdown("The embedded datasets ship inside installed packages; preparing one validates, de-duplicates and "
                 "splits it (75/15/10, stratified, seed 42) and registers it.")
@@ -121,9 +133,19 @@ def bundled() -> None:
     name = st.selectbox("Bundled dataset", list(BUNDLED), key="bundled_name",
                         format_func=lambda n: f"{n} — {BUNDLED[n].description}"
                         + (" (prepared)" if n in prepared else ""))
-    max_rows = st.number_input("Subsample to (rows, 0 = all)", min_value=0, step=500, key="bundled_rows",
-                               value=int(BUNDLED[name].default_max_rows or 0))
-    spec = DataSpec(source=name, max_rows=int(max_rows) if max_rows != (BUNDLED[name].default_max_rows or 0) else None)
+    file_only = ("text_column", "text_separator", "label_column", "label_columns", "label_delimiter", "delimiter",
+                 "encoding", "strip_html", "drop_empty", "max_file_mb")
+    defaults = DataSpec()
+    fixed = {"source": name, "label_description": None, **{f: getattr(defaults, f) for f in file_only}}
+    values, errors = config_form(DataSpec, f"bd_{name}", fixed, ["max_rows", "name", "seed", "description"],
+                                 choices={"tokenizer": [*TOKENIZERS, "none"]})
+    try:
+        if errors:
+            raise ValueError("; ".join(errors))
+        spec = DataSpec(**values)
+    except (DataError, ValueError) as exc:
+        st.error(str(exc))
+        return
     if st.button(f"Prepare `{dataset_id_for(spec)}`", type="primary", key="bundled_go"):
         _save(spec)
 
@@ -163,7 +185,7 @@ def stored_name(name: str, data: bytes, folder: Path) -> str:
 
 def upload() -> None:
     st.markdown(f"CSV, TSV, JSONL or Parquet, up to {MAX_UPLOAD_MB} MB (optionally .gz/.bz2/.xz). "
-                "UTF-8 text; the header names the columns.")
+                "The header names the columns; the encoding is detected (you can change it).")
     file = st.file_uploader("Data file", type=UPLOAD_TYPES, max_upload_size=MAX_UPLOAD_MB, key="upload_file")
     folder = paths.uploads_dir()
     if file is not None:
@@ -185,61 +207,7 @@ def upload() -> None:
     chosen = st.selectbox("Uploaded file", files, key="upload_pick")
     state.qp_set("upload", chosen)
     path = folder / chosen
-    delimiter = st.text_input("Delimiter (blank: ',' for CSV, tab for TSV)", key="up_delim", max_chars=3) or None
-    try:
-        raw, fmt = _read(str(path), path.stat().st_mtime, delimiter, None)
-    except (DataError, FileNotFoundError) as exc:
-        st.error(str(exc))
-        return
-    st.caption(f"{fmt.upper()} · {len(raw):,} rows · columns: {', '.join(map(str, raw.columns))}")
-    st.dataframe(raw.head(20), hide_index=True, height=220)
-
-    cols = [str(c) for c in raw.columns]
-    c1, c2 = st.columns(2)
-    text_default = ["text"] if "text" in cols else cols[:1]
-    text_cols = c1.multiselect("Text column(s)", cols, default=text_default, key="up_text",
-                               help="several columns are joined with a newline")
-    mode = c2.radio("Labels", ["one label column", "delimited labels (multi-label)", "0/1 columns (multi-label)"],
-                    key="up_mode", horizontal=True)
-    label_column, label_columns, label_delim = None, None, None
-    if mode == "0/1 columns (multi-label)":
-        label_columns = c2.multiselect("Label columns (0/1)", [c for c in cols if c not in text_cols], key="up_lcols")
-    else:
-        rest = [c for c in cols if c not in text_cols] or cols
-        label_column = c2.selectbox("Label column", rest, index=rest.index("label") if "label" in rest else 0,
-                                    key="up_lcol")
-        if mode.startswith("delimited"):
-            label_delim = c2.text_input("Label delimiter", value="|", key="up_ldelim", max_chars=3)
-    c3, c4, c5, c6 = st.columns(4)
-    train = c3.number_input("Train share", 0.05, 0.95, 0.75, 0.05, key="up_train")
-    val = c4.number_input("Validation share", 0.0, 0.9, 0.15, 0.05, key="up_val")
-    seed = c5.number_input("Seed", 0, 2**31 - 1, 42, key="up_seed")
-    drop_empty = c6.checkbox("Drop empty rows", key="up_drop", help="drop rows with an empty text or missing label "
-                             "instead of stopping with an error")
-    test = round(1.0 - train - val, 4)
-    name = st.text_input("Dataset id (blank: from the file name)", key="up_name")
-    try:
-        spec = DataSpec(source=str(path), name=name or None, text_column=text_cols or None,
-                        label_column=label_column, label_columns=label_columns or None,
-                        label_delimiter=label_delim or None, delimiter=delimiter, drop_empty=drop_empty,
-                        split=[round(train, 4), round(val, 4), test], seed=int(seed), max_file_mb=MAX_UPLOAD_MB)
-        dataset_id = dataset_id_for(spec)
-        examples, multi, report, _ = _examples(spec.to_json(), path.stat().st_mtime)
-        splits = split_examples(examples, spec.split, spec.seed, multi)
-    except (DataError, ValueError) as exc:
-        st.error(str(exc))
-        return
-    counts = {s: label_counts(df, multi) for s, df in splits.items()}
-    st.success(f"{len(examples):,} examples, {len(counts['train'])} labels"
-               + (" (multi-label)" if multi else "") + " — "
-               + ", ".join(f"{s} {len(df):,}" for s, df in splits.items()))
-    if report:
-        st.caption("Cleaning: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.items()))
-    st.plotly_chart(charts.class_balance(counts), key="up_balance")
-    existing = {d["id"] for d in state.datasets()}
-    if st.button(f"Save as `{dataset_id}`" + (" (exists)" if dataset_id in existing else ""), type="primary",
-                 key="up_save"):
-        _save(spec)
+    upload_flow(path, _save)
 
 
 tab1, tab2, tab3 = st.tabs(["Prepared datasets", "Upload a file", "Bundled datasets"])

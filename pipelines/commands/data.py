@@ -1,10 +1,11 @@
-"""``data prepare|list|show``: prepare bundled or user datasets and inspect prepared ones."""
+"""``data prepare|list|show|describe``: prepare bundled or user datasets, inspect them, and describe them."""
 
 from __future__ import annotations
 
 import json
 
 from ..configs import add_dataclass_args, config_from_args
+from ..text_clean import report_notes
 from ..textout import format_table
 from .common import UserError
 
@@ -31,6 +32,14 @@ def register(sub) -> None:
     sp.add_argument("dataset_id")
     sp.add_argument("--json", action="store_true", help="print dataset.json as is")
     sp.set_defaults(func=_show)
+    dp = dsub.add_parser("describe", help="set a dataset's description and what its labels mean (split unchanged)",
+                         description="Edit the one-line description and the per-label descriptions that prompt "
+                                     "templates are worded from. The split and its hash do not change.")
+    dp.add_argument("dataset_id")
+    dp.add_argument("--description", help="one line saying what the texts are ('' clears it)")
+    dp.add_argument("--label-description", nargs="+", metavar="LABEL=TEXT",
+                    help="what a label means, e.g. pos='a positive review' (LABEL= clears it)")
+    dp.set_defaults(func=_describe)
 
 
 def _prepare(args) -> int:
@@ -39,6 +48,28 @@ def _prepare(args) -> int:
     ds = prepare(config_from_args(DataSpec, args))
     _print_summary(ds.info)
     return 0
+
+
+def _describe(args) -> int:
+    from .. import prepared
+    from ..store import Store
+
+    if args.description is None and not args.label_description:
+        raise UserError("nothing to change: pass --description and/or --label-description LABEL=TEXT")
+    labels = prepared.parse_label_descriptions(args.label_description) if args.label_description else None
+    try:
+        info = prepared.set_descriptions(args.dataset_id, args.description, labels, store=Store())
+    except FileNotFoundError as exc:
+        raise UserError(f"{exc}; run `python -m pipelines data prepare ...` first") from None
+    _print_descriptions(info)
+    return 0
+
+
+def _print_descriptions(info: dict) -> None:
+    if info.get("description"):
+        print(f"description {info['description']}")
+    for lab, text in (info.get("label_descriptions") or {}).items():
+        print(f"  {lab}: {text}")
 
 
 def _list(args) -> int:
@@ -84,7 +115,10 @@ def _print_summary(info: dict) -> None:
     stats = info.get("stats", {})
     sizes = info["sizes"]
     print(f"dataset     {info['id']}  ({info['task']}, {len(info['labels'])} labels)")
-    print(f"source      {_source(info)}")
+    src = info.get("source", {})
+    print(f"source      {_source(info)}" + (f"  ({src['encoding']}, {src.get('encoding_how')})"
+                                            if src.get("encoding") else ""))
+    _print_descriptions(info)
     print(f"folder      {info['path']}")
     print(f"split hash  {info['split_hash']}  (seed {info.get('seed')})")
     print(f"sizes       train {sizes['train']}, validation {sizes['validation']}, test {sizes['test']}")
@@ -108,3 +142,6 @@ def _print_summary(info: dict) -> None:
     cleaning = stats.get("cleaning")
     if cleaning:
         print("cleaning: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in cleaning.items()))
+        for line in report_notes(cleaning):
+            print(f"  {line}")
+
