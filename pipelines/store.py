@@ -153,8 +153,11 @@ class Store(JobQueue):
         """Register a prepared dataset (``info`` is its dataset.json)."""
         with self.tx() as con:
             con.execute(
-                "INSERT OR REPLACE INTO datasets (id, name, path, split_hash, task, labels, n_train, "
-                "n_validation, n_test, info, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO datasets (id, name, path, split_hash, task, labels, n_train, n_validation, n_test, info, "
+                "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET name=excluded.name, "
+                "path=excluded.path, split_hash=excluded.split_hash, task=excluded.task, labels=excluded.labels, "
+                "n_train=excluded.n_train, n_validation=excluded.n_validation, n_test=excluded.n_test, "
+                "info=excluded.info",  # an update keeps the dataset's place in lists (created_at)
                 (
                     info["id"], info.get("name", info["id"]), info["path"], info["split_hash"],
                     info["task"], json.dumps(info["labels"]), info["sizes"]["train"],
