@@ -30,6 +30,7 @@ PAGES = {
     "Analyse": [
         ("compare.py", "Compare", ":material/leaderboard:", False),
         ("playground.py", "Playground", ":material/science:", False),
+        ("predict.py", "Predict", ":material/upload_file:", False),
         ("errors.py", "Errors", ":material/rule:", False),
         ("export.py", "Export", ":material/download:", False),
     ],

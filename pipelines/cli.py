@@ -28,6 +28,7 @@ def command_modules() -> tuple[ModuleType, ...]:
         export,
         finetune,
         jobs,
+        predict,
         prepare_models,
         prompt,
         run_job,
@@ -37,8 +38,8 @@ def command_modules() -> tuple[ModuleType, ...]:
         worker,
     )
 
-    return (baseline, compare, data, demo, export, finetune, jobs, prepare_models, prompt, run_job, runs, search, serve,
-            worker)
+    return (baseline, compare, data, demo, export, finetune, jobs, predict, prepare_models, prompt, run_job, runs, search,
+            serve, worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

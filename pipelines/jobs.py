@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import traceback
@@ -58,7 +59,7 @@ def land_locally(store: Store) -> Lander:
 
 class JobContext:
     def __init__(self, store: Store, job: dict[str, Any], worker_id: str | None = None,
-                 land: Lander | None = None):
+                 land: Lander | None = None, on_progress: Callable[[float, str | None], None] | None = None):
         self.store = store
         self.job = job
         self.job_id: int = job["id"]
@@ -68,6 +69,7 @@ class JobContext:
         self.worker_id = worker_id or job.get("worker_id") or this_worker_id()
         self.work_dir: Path = runs.attempt_dir(self.job_id, self.attempt)
         self._land = land or land_locally(store)
+        self._on_progress = on_progress  # the CLI's terminal view (termprogress); None in the worker
         self.cancel_requested = False
         self._progress: float | None = None
         self._message: str | None = None
@@ -80,6 +82,8 @@ class JobContext:
         self._progress = max(0.0, min(1.0, float(fraction)))
         if message:
             self._message = message
+        if self._on_progress is not None:
+            self._on_progress(self._progress, message)
         self.check_cancel()
 
     def check_cancel(self) -> None:
@@ -180,12 +184,13 @@ def submit(store: Store, kind: str, config: dict[str, Any], sweep: str | None = 
 
 
 def execute(store: Store, job: dict[str, Any], worker_id: str | None = None,
-            land: Lander | None = None) -> dict[str, Any]:
+            land: Lander | None = None, on_progress: Callable[[float, str | None], None] | None = None
+            ) -> dict[str, Any]:
     """Run one claimed job to its end and record how it ended. Returns the final job row."""
     job_id = job["id"]
     try:
         kind = kinds.get(job["kind"])
-        with JobContext(store, job, worker_id, land) as ctx:
+        with JobContext(store, job, worker_id, land, on_progress) as ctx:
             ctx.logger.info("job %s (%s) attempt %s started in pid %s", job_id, job["kind"], ctx.attempt,
                             os.getpid())
             run_id = kind.run(job["config"], ctx)
@@ -199,9 +204,22 @@ def execute(store: Store, job: dict[str, Any], worker_id: str | None = None,
     return store.job(job_id)
 
 
-def run_now(kind: str, config: dict[str, Any], store: Store | None = None) -> dict[str, Any]:
-    """Validate, enqueue and run a job in this process (the CLI's default)."""
+def run_now(kind: str, config: dict[str, Any], store: Store | None = None,
+            progress: bool | None = None) -> dict[str, Any]:
+    """Validate, enqueue and run a job in this process (the CLI's default).
+
+    ``progress``: show the job's progress on stderr (a bar on a terminal, plain lines with the
+    ETA otherwise; see :mod:`pipelines.termprogress`). None: only when stderr is a terminal.
+    """
+    from .termprogress import TerminalProgress
+
     store = store or Store()
     job_id = submit(store, kind, config)
     store.claim(job_id)
-    return execute(store, store.job(job_id))
+    show = sys.stderr.isatty() if progress is None else progress
+    view = TerminalProgress(f"{kind} job {job_id}") if show else None
+    try:
+        return execute(store, store.job(job_id), on_progress=view)
+    finally:
+        if view is not None:
+            view.close()
