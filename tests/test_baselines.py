@@ -14,7 +14,7 @@ import pytest
 from pipelines import cli, embeddings, kinds, runs
 from pipelines.demo import demo_jobs
 from pipelines.jobs import run_now
-from pipelines.linear_head import ALLOWED_TYPES, UntrustedFile, file_types, load_sklearn, save_sklearn
+from pipelines.linear_head import ALLOWED_TYPES, UntrustedFile, file_types, load_sklearn, new_head, save_sklearn
 from pipelines.predictor import load_run_predictor
 from pipelines.runfolder import RunFolder
 from pipelines.store import Store
@@ -121,6 +121,14 @@ def test_skops_files_load_only_with_the_explicit_type_list(tfidf_rt, tmp_path):
     with pytest.raises(UntrustedFile):
         save_sklearn(forest, tmp_path / "refused.skops")
     assert not (tmp_path / "refused.skops").exists()
+    # A label never seen in training: one-vs-rest keeps a constant predictor, which skops
+    # distrusts by default and the explicit list accepts.
+    ovr = new_head(1.0, multi_label=True, class_weights=False, seed=0)
+    ovr.fit(np.eye(4), np.array([[1, 0], [0, 0], [1, 0], [0, 0]]))
+    save_sklearn(ovr, tmp_path / "ovr.skops")
+    assert "sklearn.multiclass._ConstantPredictor" in sio.get_untrusted_types(file=tmp_path / "ovr.skops")
+    np.testing.assert_allclose(load_sklearn(tmp_path / "ovr.skops").predict_proba(np.eye(4)),
+                               ovr.predict_proba(np.eye(4)))
 
 
 def test_setfit_few_labels_run_completes_and_round_trips(rt_small):
