@@ -23,6 +23,7 @@ import urllib.request
 from typing import Any
 
 from pipelines import paths
+from pipelines.commands.worker import EXECUTORS, executor_args
 from pipelines.procs import pid_alive, spawn_detached
 from pipelines.serve_guard import SECRET_HEADER
 from pipelines.store import Store
@@ -70,11 +71,31 @@ def _recent_spawn(store: Store, name: str) -> int | None:
 
 
 # ------------------------------------------------------------------ worker
+
+def executor_setting(store: Store) -> dict[str, Any]:
+    """Which executor the dashboard's worker uses (kv ``settings``/``executor``); local by default."""
+    saved = store.get("settings", "executor") or {}
+    executor = saved.get("executor") if saved.get("executor") in EXECUTORS else "local"
+    return {"executor": executor, "address": saved.get("address") or None}
+
+
+def set_executor(store: Store, executor: str, address: str | None = None) -> None:
+    """Save the choice; it applies to the next worker started (a running one keeps its executor)."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    store.put("settings", "executor", {"executor": executor, "address": (address or "").strip() or None})
+
+
 def ensure_worker(store: Store) -> int | None:
-    """Start a worker unless one is alive (or starting). Returns the new pid, or None."""
+    """Start a worker unless one is alive (or starting). Returns the new pid, or None.
+
+    With the Ray executor chosen, the worker is a Ray driver (``--executor ray``); Ray is
+    loaded in that process only, never here.
+    """
     if worker_alive(store) or _recent_spawn(store, "worker"):
         return None
-    return _spawn("worker", ["worker", "--idle-exit", str(WORKER_IDLE_EXIT_S)], store)
+    flags = executor_args(**executor_setting(store))
+    return _spawn("worker", ["worker", "--idle-exit", str(WORKER_IDLE_EXIT_S), *flags], store)
 
 
 def worker_state(store: Store) -> str:

@@ -26,6 +26,24 @@ def _status() -> None:
     st.caption(_service_summary(str(state.store().path)))
 
 
+def _executor() -> None:
+    """Where queued jobs run: this machine, one at a time, or a Ray cluster (README)."""
+    store = state.store()
+    current = services.executor_setting(store)
+    with st.expander("Executor"):
+        executor = st.selectbox("Run jobs on", services.EXECUTORS, index=services.EXECUTORS.index(current["executor"]),
+                                format_func={"local": "this machine (one at a time)", "ray": "a Ray cluster"}.get,
+                                key="executor_choice")
+        address = current["address"]
+        if executor == "ray":
+            address = st.text_input("Ray address", value=address or "", placeholder="HOST:6379 (empty: local/auto)",
+                                    key="executor_address") or None
+        if (executor, address) != (current["executor"], current["address"]):
+            services.set_executor(store, executor, address)
+            st.caption("saved; the next worker started uses it")
+
+
 def render() -> None:
     with st.sidebar:
         _status()
+        _executor()
