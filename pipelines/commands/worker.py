@@ -22,7 +22,7 @@ def register(sub) -> None:
     p.add_argument("--detach", action="store_true",
                    help="start the worker in the background (log: models/worker.log) and return")
     p.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="local: run jobs in this process, one at a time (default); ray: submit them to a Ray cluster")
+                   help="local: run jobs on this machine, one at a time (default); ray: submit them to a Ray cluster")
     p.add_argument("--address", default=None, metavar="ADDR",
                    help="with --executor ray: the cluster to join (host:port of `ray start --head`); default: "
                         "RAY_ADDRESS, a cluster started on this machine, else a private one")
