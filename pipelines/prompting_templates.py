@@ -7,7 +7,9 @@ loading a model. A template file in ``pipelines/prompts/`` holds::
     task: single_label | multi_label
     modes: [zero, few]
     system: optional system message (chat models only)
-    instruction: text before the examples; {labels} {labels_or} (single-label) or {label} (multi-label)
+    instruction: text before the examples; {labels} {labels_or} (single-label) or {label} (multi-label);
+        {dataset} {description} {label_descriptions}: the dataset's own wording (prompt_facts.py); a
+        line whose placeholders render empty is left out
     input: how a text is shown, with {text}
     answer: the answer line, with {answer}; the text before {answer} ("Sentiment:") ends the prompt
     separator: between instruction, examples and the query (default a blank line)
@@ -42,9 +44,10 @@ import pandas as pd
 import yaml
 
 from .lm import ScoreRequest
+from .prompt_facts import DatasetFacts
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "prompts"
-DEFAULT_TEMPLATE = {"single_label": "classify", "multi_label": "yesno"}
+DEFAULT_TEMPLATE = {"single_label": "dataset", "multi_label": "yesno"}
 SINGLE, MULTI = "single_label", "multi_label"
 _SENTINEL = "\x00TEXT\x00"
 
@@ -73,10 +76,16 @@ class Template:
     def answer_prefix(self) -> str:
         return self.answer.split("{answer}")[0].rstrip()
 
-    def verbalize(self, label: str) -> str:
+    def explicit_word(self, label: str) -> str | None:
         for key, word in self.verbalizers.items():
             if key.lower() == str(label).lower():
                 return str(word)
+        return None
+
+    def verbalize(self, label: str) -> str:
+        word = self.explicit_word(label)
+        if word is not None:
+            return word
         if self.verbalizer_rule == "as_is":
             return str(label)
         return re.sub(r"[_\-]+", " ", str(label)).strip().lower()
@@ -118,7 +127,13 @@ def list_templates() -> list[Template]:
 
 
 def load_template(name_or_path: str) -> Template:
-    """A shipped template by name (``classify``) or any YAML file path."""
+    """A shipped template by name (``classify``), any YAML file path, or the YAML text itself.
+
+    YAML text (anything with a line break) is what the Runs page sends after the user edited
+    the template: the job config then carries the exact prompt, and so does the run's config.
+    """
+    if "\n" in name_or_path:
+        return parse_template(name_or_path, "edited template")
     path = Path(name_or_path)
     if not path.suffix:
         path = TEMPLATE_DIR / f"{name_or_path}.yaml"
@@ -132,15 +147,22 @@ def load_template(name_or_path: str) -> Template:
 SENTIMENT_LABELS = {"positive", "negative", "neutral", "pos", "neg", "fresh", "rotten"}
 
 
-def default_template_name(task: str, labels: Sequence[str] = ()) -> str:
-    """``review`` for sentiment label sets (it words the question as sentiment), else per task."""
-    if task == SINGLE and labels and {str(x).lower() for x in labels} <= SENTIMENT_LABELS:
+def default_template_name(task: str, labels: Sequence[str] = (), facts: DatasetFacts | None = None) -> str:
+    """``review`` only where the dataset says its texts are reviews and the labels are sentiment;
+    else ``dataset`` (worded from the dataset's own description) or ``yesno`` (multi-label).
+
+    Tweets with positive/negative labels are not movie reviews: calling them so was the
+    default before datasets could describe themselves.
+    """
+    if (task == SINGLE and labels and facts is not None and facts.about_reviews
+            and {str(x).lower() for x in labels} <= SENTIMENT_LABELS):
         return "review"
     return DEFAULT_TEMPLATE[task]
 
 
-def resolve_template(name: str | None, task: str, mode: str, labels: Sequence[str] = ()) -> Template:
-    tpl = load_template(name or default_template_name(task, labels))
+def resolve_template(name: str | None, task: str, mode: str, labels: Sequence[str] = (),
+                     facts: DatasetFacts | None = None) -> Template:
+    tpl = load_template(name or default_template_name(task, labels, facts))
     if tpl.task != task:
         fits = [t.name for t in list_templates() if t.task == task]
         raise ValueError(f"template {tpl.name!r} is for {tpl.task} datasets, this one is {task}; use one of {fits}")
@@ -214,14 +236,16 @@ class PromptBuilder:
 
     def __init__(self, template: Template, labels: Sequence[str], multi_label: bool,
                  examples: Sequence[dict[str, Any]] = (), chat: Callable[[list[dict[str, str]]], str] | None = None,
-                 clip: Callable[[str], str] | None = None):
+                 clip: Callable[[str], str] | None = None, facts: DatasetFacts | None = None):
         self.template = template
         self.labels = [str(x) for x in labels]
         self.multi_label = multi_label
         self.examples = list(examples)
         self.chat = chat
         self.clip = clip or (lambda t: t)
-        self.verbalizers = [template.verbalize(lab) for lab in self.labels]
+        self.facts = facts or DatasetFacts()
+        self.verbalizers = self._answer_words()
+        self._word = dict(zip(self.labels, self.verbalizers))
         words = self.verbalizers if not multi_label else [template.yes_answer, template.no_answer]
         if len({w.lower() for w in words}) != len(words) or not all(w.strip() for w in words):
             raise ValueError(f"template {template.name!r}: answers must be distinct and non-empty, got {words}")
@@ -262,17 +286,38 @@ class PromptBuilder:
         """Answer index of each entry of :attr:`continuations`."""
         return [j for j, forms in enumerate(self.variants) for _ in forms]
 
+    def _answer_words(self) -> list[str]:
+        """Each label's answer word: the template's own mapping, else a one-word label description
+        (prompt_facts), else the template's rule; description words only if they stay distinct."""
+        t = self.template
+        own = [t.explicit_word(lab) for lab in self.labels]
+        described = [w if w is not None else self.facts.answer_word(lab) or t.verbalize(lab)
+                     for lab, w in zip(self.labels, own)]
+        if len({w.lower() for w in described}) == len(described):
+            return described
+        return [t.verbalize(lab) for lab in self.labels]
+
     def _instruction(self, label: str | None) -> str:
         v = self.verbalizers
-        return self.template.instruction.format(
-            labels=", ".join(v), labels_or=", ".join(v[:-1]) + " or " + v[-1] if len(v) > 1 else v[0],
-            label=self.template.verbalize(label) if label is not None else "")
+        values = {"labels": ", ".join(v), "labels_or": ", ".join(v[:-1]) + " or " + v[-1] if len(v) > 1 else v[0],
+                  "label": self._word[label] if label is not None else "",
+                  **self.facts.placeholders(self.labels, v)}
+        lines = []
+        for line in self.template.instruction.split("\n"):
+            try:
+                text = line.format(**values)
+            except (KeyError, IndexError) as exc:
+                raise ValueError(f"template {self.template.name!r}: unknown placeholder {exc} in the instruction; "
+                                 f"known: {', '.join('{' + k + '}' for k in values)}") from None
+            if text.strip() or not re.search(r"\{\w+\}", line):  # drop lines emptied by a missing fact
+                lines.append(text.rstrip())
+        return "\n".join(lines).strip()
 
     def _answer(self, ex: dict[str, Any]) -> str:
         t = self.template
         if self.multi_label:
             return t.yes_answer if ex["answer"] == "yes" else t.no_answer
-        return t.verbalize(ex["answer"])
+        return self._word.get(str(ex["answer"])) or t.verbalize(ex["answer"])
 
     def _split(self, label: str | None) -> tuple[str, str]:
         """(head, tail) around the text: head is shared by all texts, tail closes the prompt.

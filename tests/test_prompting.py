@@ -20,6 +20,7 @@ from pipelines import runs
 from pipelines.configs import PromptConfig
 from pipelines.jobs import execute, run_now
 from pipelines.metrics import compute_metrics
+from pipelines.prompt_facts import DatasetFacts, dataset_facts
 from pipelines.prompting import PromptPredictor, demo_prompt_configs, load_predictor
 from pipelines.prompting_templates import (
     TEMPLATE_DIR,
@@ -109,10 +110,57 @@ def test_multilabel_examples_are_k_yes_and_k_no_per_label(genres_small):
         assert [lab in r for r in rows] == [e["answer"] == "yes" for e in mine]
 
 
-def test_default_template_follows_the_label_set():
-    assert default_template_name("single_label", ["negative", "positive"]) == "review"
-    assert default_template_name("single_label", ["business", "sport", "tech"]) == "classify"
+def test_default_template_follows_what_the_dataset_says(rt_small):
+    reviews = dataset_facts(rt_small.info)  # bundled Rotten Tomatoes describes itself as critics' reviews
+    assert reviews.about_reviews
+    assert default_template_name("single_label", ["negative", "positive"], reviews) == "review"
+    tweets = DatasetFacts("tweets", "Tweets about airlines.")
+    assert default_template_name("single_label", ["negative", "positive"], tweets) == "dataset"
+    assert default_template_name("single_label", ["negative", "positive"]) == "dataset"  # says nothing: no reviews
+    assert default_template_name("single_label", ["business", "sport", "tech"], reviews) == "dataset"
     assert default_template_name("multi_label", ["Action", "Drama"]) == "yesno"
+
+
+def test_prompt_is_worded_from_the_dataset_description_and_label_descriptions(rt_small):
+    info = {"id": "tw", "name": "airline_tweets", "source": {"kind": "file"},
+            "description": "Tweets written to US airlines by their passengers",
+            "label_descriptions": {"neg": "negative", "neu": "neutral", "pos": "positive"}}
+    facts = dataset_facts(info)
+    tpl = resolve_template(None, "single_label", "zero", ["neg", "neu", "pos"], facts)
+    builder = PromptBuilder(tpl, ["neg", "neu", "pos"], False, facts=facts)
+    head = builder.heads[0]
+    assert tpl.name == "dataset" and "movie" not in head.lower() and "review" not in head.lower()
+    assert '"airline tweets"' in head and "Tweets written to US airlines by their passengers." in head
+    # one-word label descriptions are the answer words (one place for what a label means)
+    assert builder.answers == ["negative", "neutral", "positive"] and "negative, neutral, positive" in head
+    # longer ones are explained in the prompt; the labels stay the answers
+    info2 = {**info, "label_descriptions": {"great": "4 or 5 stars", "other": "1 to 3 stars"}}
+    facts2 = dataset_facts(info2)
+    b2 = PromptBuilder(resolve_template(None, "single_label", "zero", ["great", "other"], facts2), ["great", "other"],
+                       False, facts=facts2)
+    assert "- great: 4 or 5 stars\n- other: 1 to 3 stars" in b2.heads[0] and b2.answers == ["great", "other"]
+    # no description at all: no empty line left where it would have been
+    bare = PromptBuilder(load_template("dataset"), ["great", "other"], False, facts=DatasetFacts("shop"))
+    assert bare.heads[0].startswith('These texts come from the dataset "shop".\nClassify the text')
+    # Rotten Tomatoes keeps its measured review prompt exactly (its labels' descriptions are not one word)
+    rt = dataset_facts(rt_small.info)
+    assert (PromptBuilder(load_template("review"), rt_small.labels, False, facts=rt).heads
+            == PromptBuilder(load_template("review"), rt_small.labels, False).heads)
+
+
+def test_preview_renders_the_exact_prompt_and_accepts_edited_yaml(rt_small):
+    from pipelines.prompt_preview import render, template_text
+
+    name, source = template_text({"mode": "few", "k": 1}, rt_small)
+    assert name == "review" and source == (TEMPLATE_DIR / "review.yaml").read_text()
+    prompt, answers = render({"mode": "few", "k": 1, "seed": 3}, rt_small, text="A fine film.")
+    examples = select_examples(rt_small.train, rt_small.labels, 1, 3, False)
+    assert all(ex["text"] in prompt for ex in examples) and prompt.endswith("Review: A fine film.\nSentiment:")
+    assert answers == ["negative", "positive"]
+    edited = source.replace("name: review", "name: my-wording").replace("Read the movie review", "Judge the snippet")
+    cfg = PromptConfig(dataset="rt_small", template=edited).to_dict()  # the job config carries the text itself
+    assert render(cfg, rt_small, text="x")[0].startswith("Judge the snippet")
+    assert load_template(cfg["template"]).name == "my-wording"
 
 
 def test_bad_template_and_config_errors_are_precise(rt_small, tmp_path):
@@ -325,3 +373,32 @@ def test_demo_configs_are_smollm2_zero_and_few_label_scoring():
     tiny = demo_prompt_configs("rotten_tomatoes", "tiny")
     assert all(c["max_test_samples"] and c["max_test_samples"] <= 32 for c in tiny)
     assert json.loads(json.dumps(tiny)) == tiny
+
+
+def test_cli_prompt_shows_progress_and_the_template_name(store, rt_small, capfd, monkeypatch):
+    """A prompt job prints its progress (texts scored, ETA) while it runs, and every table names the
+    template it used (never "(default)"): the prompt command's, compare's and the Compare page's."""
+    from streamlit.testing.v1 import AppTest
+
+    from pipelines import termprogress
+    from pipelines.cli import main
+
+    monkeypatch.setattr(termprogress, "PLAIN_EVERY_S", 0.0)  # a line per update (10 s apart otherwise)
+    before = {r["id"] for r in store.runs()}
+    assert main(["prompt", "--dataset", "rt_small", "--max-test-samples", "8", "--chunk-size", "4",
+                 "--speed-samples", "0", "--max-text-tokens", "32", "--run-name", "tiny llm"]) == 0
+    out, err = capfd.readouterr()
+    lines = [ln for ln in err.splitlines() if ln.startswith("prompt job")]
+    assert any("4/8 texts" in ln and "ETA" in ln for ln in lines), lines
+    assert "100%" in lines[-1] and "done: accuracy" in lines[-1]
+    assert "(default)" not in out and "review" in out
+    (run_id,) = [r["id"] for r in store.runs() if r["id"] not in before]
+    assert main(["compare", "--runs", run_id]) == 0
+    assert "tiny llm (review)" in capfd.readouterr().out
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/compare.py")
+    at.query_params.update({"dataset": "rt_small", "runs": run_id})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(str(v).startswith("tiny llm (review)") for v in at.dataframe[0].value["Run"])

@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import forms, services, state, widgets
+from dashboard.prompt_editor import prompt_editor
 from pipelines import configs
 from pipelines.assets import ASSETS
 from pipelines.shortlist import shortlist as read_shortlist
@@ -63,6 +64,8 @@ def configure(kind: str, cls: type, main: list[str]) -> None:
                             help="shortlist candidates on the Models page; bundled models are always here")
     cfg, errors = forms.config_form(cls, kind, fixed={"dataset": dataset_id, "model": models[0] if models else ""},
                                     main=main, choices={"template": prompt_templates()} if kind == "prompt" else {})
+    if kind == "prompt":  # the exact prompt, readable and editable before queueing
+        prompt_editor(cfg, errors)
     cfgs = []
     for m in models:
         try:

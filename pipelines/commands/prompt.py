@@ -2,7 +2,10 @@
 
 Prompt sensitivity is a known trap, so comparing templates is one flag away: every template
 given becomes its own run (or queued job) on the same split, and the runs table shows the
-spread. ``--list-templates`` prints the shipped templates.
+spread. ``--list-templates`` prints the shipped templates. The default template is worded
+from the dataset itself (``dataset``: its name, description and label descriptions; ``review``
+only where the dataset says its texts are reviews), and the result table names the template
+each run used. Progress (texts scored, ETA) goes to stderr while the texts are scored.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ def register(sub) -> None:
     add_dataclass_args(p, PromptConfig, skip=("template",))
     p.add_argument("--template", dest="template", nargs="+", default=None,
                    help="template name(s) in pipelines/prompts/ or YAML path(s); several → one run each "
-                        "(default: review for sentiment labels, else classify; yesno for multi-label)")
+                        "(default: dataset, worded from the dataset's description and label descriptions; "
+                        "review where the dataset says it holds reviews with sentiment labels; yesno for "
+                        "multi-label)")
     p.add_argument("--queue", action="store_true", help="enqueue the job(s) for the worker instead of running now")
     p.add_argument("--list-templates", action="store_true", help="list the shipped templates and exit")
     p.set_defaults(func=_prompt)
@@ -60,20 +65,28 @@ def _prompt(args) -> int:
         ids = [submit(store, "prompt", cfg.to_dict()) for cfg in configs]
         print(f"queued prompt job(s) {ids}; run `python -m pipelines worker` to execute them")
         return 0
+    from .. import collapse
     from ..jobs import run_now
+    from ..runfolder import RunFolder
 
-    rows, failed = [], 0
+    rows, warnings, failed = [], [], 0
     for cfg in configs:
-        job = run_now("prompt", cfg.to_dict(), store)
+        job = run_now("prompt", cfg.to_dict(), store, progress=True)
         if job["status"] != "done":
             failed += 1
             print(f"job {job['id']} {job['status']}: {(job.get('error') or '').splitlines()[0] if job.get('error') else ''}")
             continue
         run = store.run(job["run_id"])
         s = run["summary"]
-        rows.append({"run": run["id"], "template": cfg.template or "(default)", "accuracy": s.get("accuracy"),
-                     "macro_f1": s.get("macro_f1"), "invalid_rate": s.get("invalid_rate"),
-                     "texts/s": s.get("throughput")})
+        metrics = RunFolder(run["path"]).read_metrics()
+        rows.append({"run": run["id"], "template": (metrics.get("prompt") or {}).get("template"),
+                     "accuracy": s.get("accuracy"), "macro_f1": s.get("macro_f1"),
+                     "invalid_rate": s.get("invalid_rate"), "texts/s": s.get("throughput")})
+        dist = collapse.for_run(run["path"], metrics)
+        if dist and dist.get("warning"):
+            warnings.append(f"warning: {run['id']}: {dist['warning']}\n  {collapse.shares_text(dist)}")
     if rows:
         print(format_table(rows))
+    for line in warnings:
+        print(line)
     return 1 if failed else 0
