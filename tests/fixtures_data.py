@@ -30,3 +30,12 @@ def genres_small():
     from pipelines.data import prepare
 
     return prepare("movie_genres", name="genres_small", max_rows=1500)
+
+
+def prepare_named(name: str, tmp_dir):
+    """A tiny prepared dataset called ``name`` (no tokenizer): for tests that only need a dataset to exist,
+    e.g. shortlists, which refuse a dataset the workspace does not know."""
+    from pipelines.data import prepare
+    from tests.fixtures_faults import tiny_csv
+
+    return prepare(str(tiny_csv(tmp_dir / f"{name}.csv")), name=name, tokenizer="none")

@@ -137,7 +137,10 @@ def test_shortlist_add_remove_list(store):
     assert store.get("shortlist", "ds-a")[0]["id"] == "acme/bert-base-en"
 
 
-def test_search_and_shortlist_cli_offline(capsys):
+def test_search_and_shortlist_cli_offline(capsys, tmp_path):
+    from tests.fixtures_data import prepare_named
+
+    prepare_named("cli-ds", tmp_path)
     assert cli.main(["search", "--task", "fill-mask", "--max-params", "50M", "--json"]) == 0
     out = capsys.readouterr()
     data = json.loads(out.out)

@@ -89,7 +89,8 @@ def test_compare_state_survives_a_reload(two_runs, other_split_run, genres_small
     a, b = two_runs.run_ids
     # a reload = a new session with the URL's query parameters
     again = _page("compare", dataset=genres_small.id)
-    assert list(again.dataframe[0].value.index) == [other_split_run]
+    shown = list(again.dataframe[0].value.index)  # other areas' tests may have added runs on genres_small
+    assert other_split_run in shown and not {a, b} & set(shown)
     assert not any(t.startswith("Confusion") for t in _titles(again)), "multi-label runs have no confusion matrix"
     pair = _page("compare", dataset=two_runs.dataset_id, a=b, b=a)
     assert (pair.selectbox(key="cmp_a").value, pair.selectbox(key="cmp_b").value) == (b, a)

@@ -188,6 +188,9 @@ def test_search_cli_against_the_hub(fake_hub, capsys, tmp_path):
     assert len(lines) == 3 and lines[2].startswith(TINY_REPO) and "110" not in lines[2]
 
     # shortlisting a Hub id looks its details up on the Hub
+    from tests.fixtures_data import prepare_named
+
+    prepare_named("rt-demo", tmp_path)
     assert cli.main(["shortlist", "add", "rt-demo", "acme/distil-en"]) == 0
     entry = shortlist.shortlist("rt-demo")[0]
     assert (entry["id"], entry["params"], entry["license"]) == ("acme/distil-en", 66_000_000, "mit")
