@@ -118,7 +118,7 @@ def test_two_jobs_run_at_once_and_predict_as_the_local_worker(store, rt_small, r
         assert names == {*RunFolder.FILES, RunFolder.MODEL, "phases.jsonl"}, names
         assert "(Ray task)" in folder.log.read_text()
         pd.testing.assert_frame_equal(runs.load_predictions(folder.path), expected)
-    assert not any((paths.runs_dir() / ".partial").glob("job-*")), "no work folder left behind"
+    assert not any(runs.attempt_dir(i).exists() for i in ids), "no work folder left behind"
     assert not store.items("ray"), "placements are forgotten when jobs end"
 
 
