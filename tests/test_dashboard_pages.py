@@ -192,8 +192,12 @@ def test_runs_queue_cancel_and_retry(own_store):
     at.text_input(key="finetune_max_train_samples").set_value("200")
     at.selectbox(key="finetune_method").set_value("lora").run()
     next(b for b in at.button if b.label == "Queue 1 finetune job").click().run()
-    jobs = own_store.jobs()
+    jobs = [j for j in own_store.jobs() if j["kind"] == "finetune"]
     assert len(jobs) == 1 and jobs[0]["status"] == "queued"
+    reference = [j for j in own_store.jobs() if j["kind"] == "tfidf"]
+    assert len(reference) == 1 and reference[0]["config"]["dataset"] == "rt_small", "the reference comes along"
+    assert reference[0]["priority"] < jobs[0]["priority"], "and runs first"
+    own_store.request_cancel(reference[0]["id"])
     cfg = jobs[0]["config"]
     assert (cfg["dataset"], cfg["method"], cfg["max_train_samples"], cfg["model"]) == ("rt_small", "lora", 200,
                                                                                        "minilm")
@@ -203,7 +207,7 @@ def test_runs_queue_cancel_and_retry(own_store):
     at.button(key=f"cancel_{jid}").click().run()
     assert own_store.job(jid)["status"] == "cancelled"
     at.button(key=f"retry_{jid}").click().run()
-    again = own_store.jobs()
+    again = [j for j in own_store.jobs() if j["kind"] == "finetune"]
     assert len(again) == 1 and again[0]["status"] == "queued" and again[0]["config"] == cfg
     assert again[0]["attempt"] == 2, "retry queues the next attempt of the same job"
     own_store.request_cancel(again[0]["id"])
@@ -330,7 +334,7 @@ def test_runs_form_queues_a_sweep_and_the_queue_shows_the_holder(own_store):
     at.text_input(key="finetune_grid").set_value("learning_rate=1e-4,3e-4; method=full,lora").run()
     button = next(b for b in at.button if b.label == "Queue a sweep of 4 finetune jobs")
     button.click().run()
-    jobs = own_store.jobs()
+    jobs = [j for j in own_store.jobs() if j["kind"] == "finetune"]
     assert len(jobs) == 4 and len({j["sweep"] for j in jobs}) == 1 and jobs[0]["sweep"]
     assert {(j["config"]["learning_rate"], j["config"]["method"]) for j in jobs} == {
         (1e-4, "full"), (1e-4, "lora"), (3e-4, "full"), (3e-4, "lora")}

@@ -45,10 +45,19 @@ def queue(kind: str, cfgs: list[dict[str, Any]]) -> None:
     from pipelines.jobs import submit
 
     ids = [submit(state.store(), kind, c) for c in cfgs]
+    _with_reference(cfgs)
     pid = services.ensure_worker(state.store())
     state.refresh()
     st.session_state["runs_flash"] = (f"Queued {len(ids)} {kind} job(s): {', '.join(f'#{i}' for i in ids)}"
                                       + (f"; started a worker (pid {pid})." if pid else "."))
+
+
+def _with_reference(cfgs: list[dict[str, Any]]) -> None:
+    """Every dataset a run is queued on gets its TF-IDF reference (seconds), the line Compare reads runs against."""
+    from pipelines.reference import ensure_reference
+
+    for dataset in {c.get("dataset") for c in cfgs if c.get("dataset")}:
+        ensure_reference(state.store(), dataset)
 
 
 def prompt_templates() -> list[str]:
@@ -77,8 +86,16 @@ def configure(kind: str, cls: type, main: list[str]) -> None:
             errors.append(str(exc))
     grid, keep, grid_error = sweep_form(kind, cls) if kind == "finetune" else ({}, "all", None)
     errors += [grid_error] if grid_error else []
+    seeds = seeds_input(kind) if kind == "finetune" else 1
+    if seeds > 1 and grid:
+        errors.append("Seeds and a sweep grid together: repeat one configuration over seeds, or sweep a grid.")
     for e in errors:
         st.error(e)
+    if seeds > 1 and cfgs:
+        n = len(cfgs) * seeds
+        st.button(f"Queue {len(cfgs)} seed group{'s' if len(cfgs) != 1 else ''} ({n} {kind} jobs)", type="primary",
+                  disabled=bool(errors), key=f"{kind}_queue", on_click=queue_seed_groups, args=(kind, cfgs, seeds))
+        return
     if grid and cfgs:
         from pipelines.sweeps import points
 
@@ -107,12 +124,34 @@ def sweep_form(kind: str, cls: type) -> tuple[dict[str, Any], str, str | None]:
         return {}, keep, str(exc)
 
 
+def seeds_input(kind: str) -> int:
+    """How many seeds to repeat each run over (Compare and the verdict then show the spread)."""
+    return int(st.number_input("Seeds", min_value=1, max_value=10, value=1, step=1, key=f"{kind}_seeds",
+                               help="Repeat each run with consecutive seeds from its seed setting. One seed is one "
+                                    "draw: seed noise is often as large as the gap between two models, so Compare "
+                                    "and the verdict show the spread of a seed group (3 seeds is a good start)."))
+
+
+def queue_seed_groups(kind: str, cfgs: list[dict[str, Any]], seeds: int) -> None:
+    from pipelines.sweeps import queue_seeds
+
+    ids = []
+    for cfg in cfgs:
+        ids += queue_seeds(state.store(), kind, cfg, seeds)[1]
+    pid = services.ensure_worker(state.store())
+    state.refresh()
+    st.session_state["runs_flash"] = (f"Queued {len(ids)} {kind} job(s) over {seeds} seeds: "
+                                      f"{', '.join(f'#{i}' for i in ids)}" + (f"; started a worker (pid {pid})."
+                                                                             if pid else "."))
+
+
 def queue_sweeps(kind: str, cfgs: list[dict[str, Any]], grid: dict[str, list[Any]], keep: str) -> None:
     from pipelines.sweeps import queue_sweep
 
     ids = []
     for cfg in cfgs:
         ids += queue_sweep(state.store(), kind, cfg, grid, keep=keep)[1]
+    _with_reference(cfgs)
     pid = services.ensure_worker(state.store())
     state.refresh()
     st.session_state["runs_flash"] = (f"Queued a sweep of {len(ids)} {kind} job(s): {', '.join(f'#{i}' for i in ids)}"

@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also run paired significance tests (McNemar, paired bootstrap) of RUN_B against RUN_A")
     p.add_argument("--fold-sweeps", action="store_true",
                    help="show each sweep as its best point, chosen on validation (never on the test split)")
+    p.add_argument("--no-reference", action="store_true",
+                   help="do not run the TF-IDF reference when the dataset has none (it takes seconds)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func=run)
 
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from ..store import Store
 
     store = Store()
+    if args.dataset and not args.no_reference:
+        _with_reference(store, args.dataset)
     comp = load_comparison(store, dataset_id=args.dataset, run_ids=args.runs, fold_sweeps=args.fold_sweeps)
     if comp.runs.empty and comp.notes:  # e.g. every run is on a split replaced by `data prepare --overwrite`
         raise ValueError(f"no runs on the current split of {comp.dataset_id!r}: " + "; ".join(comp.notes))
@@ -84,3 +88,17 @@ def run(args: argparse.Namespace) -> int:
         stream = sys.stdout if args.format in ("table", "markdown") and not args.output else sys.stderr
         stream.write("\n".join(extra) + "\n")
     return 0
+
+
+def _with_reference(store, dataset_id: str) -> None:
+    """Run the TF-IDF reference first when the dataset has runs to read against it but no reference yet.
+
+    Not on a read-only workspace, and not when no run is on the current split (then there is
+    nothing to compare, and the command says why instead)."""
+    from ..reference import ensure_reference
+
+    ds = store.dataset(dataset_id)
+    if store.read_only() or ds is None:
+        return
+    if any(r["split_hash"] == ds["split_hash"] for r in store.runs(dataset_id=dataset_id)):
+        ensure_reference(store, dataset_id, run_here=True)
