@@ -50,6 +50,10 @@ METHOD_WORDS = {
 
 
 # ------------------------------------------------------------------ lookup
+# Reference kinds whose model is a scikit-learn head saved with skops (the file in model/), exported like the rest.
+SKLEARN_KINDS = {"tfidf": "tfidf_lr.skops", "probe": "head.skops", "setfit": "head.skops"}
+
+
 def find_run(run: str, store: Store | None = None) -> Path:
     """A run id (from the store or the runs folder) or a run folder path → the folder."""
     p = Path(run)
@@ -205,7 +209,15 @@ def render_card(cfg: dict[str, Any], metrics: dict[str, Any], run_id: str, base_
                                                if k in ("steps", "epochs_run", "best_step", "max_length",
                                                         "learning_rate", "train_samples", "device"))]
     lines += ["", "## How to load", "", "```python"]
-    if adapter:
+    if cfg.get("kind") in SKLEARN_KINDS:
+        from .linear_head import ALLOWED_TYPES
+
+        lines += ["from skops.io import load", "",
+                  "# scikit-learn, saved with skops (no pickle); trust exactly the types the workbench saves",
+                  f"TRUSTED = {list(ALLOWED_TYPES)!r}",
+                  f"model = load(\"<this repo>/{SKLEARN_KINDS[cfg['kind']]}\", trusted=TRUSTED)",
+                  f"labels = {labels!r}  # workbench.json names the encoder and pooling a probe/SetFit head expects"]
+    elif adapter:
         lines += ["from peft import PeftModel",
                   "from transformers import AutoModelForSequenceClassification, AutoTokenizer", "",
                   f"base = AutoModelForSequenceClassification.from_pretrained({base!r}, num_labels={len(labels)})",
@@ -283,7 +295,7 @@ def _write_export(out: Path, folder: RunFolder, cfg: dict[str, Any], metrics: di
 
 
 def export_card(run: str, out: str | Path | None = None, store: Store | None = None) -> Path:
-    """Write a Hub-ready folder for a fine-tuned run; returns the folder.
+    """Write a Hub-ready folder for a run with weights of its own (fine-tune, tfidf, probe, setfit).
 
     ``out`` must be new or an empty folder (ValueError naming it otherwise); by default a new
     folder under models/exports/. Built next to the target and renamed into place, so a
@@ -292,8 +304,9 @@ def export_card(run: str, out: str | Path | None = None, store: Store | None = N
     folder = RunFolder(find_run(run, store))
     run_id = folder.path.name
     cfg = folder.read_config()
-    if cfg.get("kind") != "finetune":
-        raise ValueError(f"run {run_id} is a {cfg.get('kind')!r} run: only fine-tuned runs have weights to publish")
+    if cfg.get("kind") not in ("finetune", *SKLEARN_KINDS):
+        raise ValueError(f"run {run_id} is a {cfg.get('kind')!r} run: it has no weights of its own to publish "
+                         "(an LLM baseline is its prompt and the LLM's own weights)")
     if not folder.metrics.is_file():
         raise FileNotFoundError(f"run {run_id} has no metrics.json (incomplete run?)")
     metrics = folder.read_metrics()
