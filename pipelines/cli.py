@@ -23,6 +23,7 @@ def command_modules() -> tuple[ModuleType, ...]:
     from .commands import (
         baseline,
         compare,
+        curve,
         data,
         demo,
         export,
@@ -38,8 +39,8 @@ def command_modules() -> tuple[ModuleType, ...]:
         worker,
     )
 
-    return (baseline, compare, data, demo, export, finetune, jobs, predict, prepare_models, prompt, run_job, runs, search,
-            serve, worker)
+    return (baseline, compare, curve, data, demo, export, finetune, jobs, predict, prepare_models, prompt, run_job,
+            runs, search, serve, worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

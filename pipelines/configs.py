@@ -241,6 +241,8 @@ class RunConfig(JobConfig):
     cpu_power_watts: float | None = _field(None, "force CodeCarbon's CPU power (TDP, W) when it cannot measure it",
                                            Range(0, 2000, lo_open=True))
     run_name: str | None = _field(None, "display name of the run")
+    nested_subsample: bool = _field(False, "draw a train subset as a prefix of one seeded, class-stratified order, so "
+                                    "smaller subsets lie inside larger ones (learning curves; pipelines/subsample.py)")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -127,6 +127,7 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
         tune_thresholds,
         validation_metrics,
     )
+    from .subsample import nested_subset
 
     cfg = FinetuneConfig.from_dict(config)
     work = Path(ctx.work_dir)
@@ -139,7 +140,8 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
     labels = ds.labels
     problem_type = "multi_label_classification" if multi else "single_label_classification"
 
-    train_df = _subsample(ds.train, cfg.max_train_samples, cfg.seed, ds)
+    train_df = (nested_subset(ds.train, cfg.max_train_samples, cfg.seed, multi) if cfg.nested_subsample
+                else _subsample(ds.train, cfg.max_train_samples, cfg.seed, ds))
     val_df = _subsample(ds.validation, cfg.max_eval_samples, cfg.seed, ds)
     if len(val_df) == 0:
         raise ValueError(f"dataset {ds.id!r} has an empty validation split; early stopping needs one")

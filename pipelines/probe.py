@@ -53,6 +53,7 @@ from .linear_head import (
 from .predictor import Predictor
 from .runfolder import RunFolder
 from .runkind import RunKind
+from .subsample import nested_positions
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ class ProbeConfig(RunConfig):
     C: float | None = _field(None, "inverse regularisation strength; default: the best of 0.5, 2, 8, 32 on validation "
                              "macro-F1", Range(0, 1e6, lo_open=True))
     class_weights: bool = _field(False, "weight classes by inverse frequency (sklearn 'balanced')")
+    max_train_samples: int | None = _field(None, "fit the regression on at most this many train texts (a nested, "
+                                           "seeded, stratified subset: pipelines/subsample.py; None = all); the "
+                                           "whole split is embedded once and cached", Range(2, 100_000_000))
 
 
 def encoder_pooling(model_dir: str, pooling: str, max_length: int | None) -> Pooling:
@@ -156,8 +160,11 @@ def run_probe(config: dict[str, Any], ctx: Any) -> str:
     with ctx.track("train", cfg.country_iso_code, cfg.cpu_power_watts):
         t0 = time.perf_counter()
         X_train, X_val = embed("train", 0.02, 0.55), embed("validation", 0.55, 0.65)
+        # a subset is always nested (a new field: no earlier sample to keep); the cache holds the whole split
+        rows = nested_positions(ds.train, cfg.max_train_samples, cfg.seed, ds.multi_label)
+        train_df, X_train = ds.train.iloc[rows].reset_index(drop=True), X_train[rows]
         t1 = time.perf_counter()
-        fit = fit_head(X_train, targets(ds, ds.train), X_val, targets(ds, ds.validation), n_labels=len(ds.labels),
+        fit = fit_head(X_train, targets(ds, train_df), X_val, targets(ds, ds.validation), n_labels=len(ds.labels),
                        multi_label=ds.multi_label, C=cfg.C, grid=C_GRID, class_weights=cfg.class_weights, seed=cfg.seed,
                        progress=lambda f, m: ctx.progress(0.65 + 0.1 * f, m))
         regression_s = time.perf_counter() - t1
@@ -175,9 +182,9 @@ def run_probe(config: dict[str, Any], ctx: Any) -> str:
     train_block = {"C": fit.C, "C_grid_val_macro_f1": fit.grid, "best_val_macro_f1": fit.val_macro_f1,
                    "embedding_dim": int(X_train.shape[1]), "pooling": pooling.mode, "normalize": pooling.normalize,
                    "max_length": pooling.max_length, "embeddings_cached": cached, "embed_s": embed_s,
-                   "regression_s": regression_s, "train_runtime_s": train_s, "train_samples": len(ds.train),
+                   "regression_s": regression_s, "train_runtime_s": train_s, "train_samples": len(train_df),
                    "eval_samples": len(ds.validation), "batch_size": cfg.batch_size, "device": encoder.device,
-                   "train_samples_per_s": len(ds.train) / train_s if train_s else None}
+                   "train_samples_per_s": len(train_df) / train_s if train_s else None}
     model_info = {"total_params": (encoder_params or 0) + n_head, "trainable_params": n_head,
                   "base_params": encoder_params, "size_mb": dir_size_mb(work.model), "name": cfg.model,
                   "path": model_dir, "method": "probe",

@@ -5,9 +5,15 @@ points of that grid as ordinary jobs of one sweep (the ``sweep`` column of jobs 
 The *best point* is chosen on validation — the score the run's own training selected on —
 never on the test split, which would turn the comparison into a search over the test set.
 
-Retention: a sweep may keep only its best point's weights (``keep="best"``). Once every
-point has finished, the other points' ``model/`` folders are replaced by a small note; their
-metrics and predictions stay, so Compare and Errors still show every point.
+Retention: a sweep may keep only its best point's weights (``keep="best"``), or none
+(``keep="none"``: a learning curve's points are measurements, not models anyone deploys).
+Once every point has finished, the other points' ``model/`` folders are replaced by a small
+note; their metrics and predictions stay, so Compare and Errors still show every point.
+
+Two sweeps are groups rather than searches, marked in their meta (kv ``sweeps``): a *seed
+group* (``"seeds": True``, the same config over seeds: Compare and the verdict read its
+spread, :func:`seed_groups`) and a *learning curve* (``"curve": True``, a sweep over
+``max_train_samples`` on nested subsets: :mod:`pipelines.curves`).
 """
 
 from __future__ import annotations
@@ -18,9 +24,9 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from typing import Any
 
-from . import kinds
 from .configs import config_fields
 from .runfolder import RunFolder, write_json
 from .store import FINAL, Store
@@ -28,7 +34,7 @@ from .store import FINAL, Store
 log = logging.getLogger(__name__)
 
 KV = "sweeps"
-KEEP = ("all", "best")
+KEEP = ("all", "best", "none")
 DROPPED_NOTE = "weights_dropped.json"
 
 
@@ -69,9 +75,20 @@ def points(base: dict[str, Any], grid: dict[str, list[Any]]) -> list[dict[str, A
     return [{**base, **dict(zip(names, combo))} for combo in itertools.product(*(grid[n] for n in names))]
 
 
+def _point_words(point: dict[str, Any]) -> str:
+    return ", ".join(f"{n}={v}" for n, v in point.items())
+
+
 def queue_sweep(store: Store, kind: str, base: dict[str, Any], grid: dict[str, list[Any]],
-                keep: str = "all", name: str | None = None) -> tuple[str, list[int]]:
-    """Validate every point first (nothing is queued if one is invalid), then queue them as one sweep."""
+                keep: str = "all", name: str | None = None, meta: dict[str, Any] | None = None,
+                point_label: Callable[[dict[str, Any]], str] = _point_words) -> tuple[str, list[int]]:
+    """Validate every point first (nothing is queued if one is invalid), then queue them as one sweep.
+
+    ``meta`` is stored with the sweep (``{"seeds": True}`` marks a seed group, ``{"curve":
+    True}`` a learning curve). Each point is named "<base run name or the grid> · <point>",
+    ``point_label`` saying how a point reads ("seed=43", "250 labels").
+    """
+    from . import kinds  # the kind registry imports every kind: only needed to queue
     from .jobs import submit
 
     if keep not in KEEP:
@@ -80,11 +97,36 @@ def queue_sweep(store: Store, kind: str, base: dict[str, Any], grid: dict[str, l
     configs = [k.normalise(p) for p in points(base, grid)]
     blob = json.dumps({"kind": kind, "base": base, "grid": grid, "at": time.time()}, sort_keys=True, default=str)
     sweep_id = f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{hashlib.sha1(blob.encode()).hexdigest()[:6]}"
-    label = name or ", ".join(f"{n}={'/'.join(map(str, v))}" for n, v in grid.items())
+    label = name or base.get("run_name") or ", ".join(f"{n}={'/'.join(map(str, v))}" for n, v in grid.items())
     for cfg, point in zip(configs, points({}, grid)):
-        cfg["run_name"] = cfg.get("run_name") or f"{label} · " + ", ".join(f"{n}={v}" for n, v in point.items())
-    store.put(KV, sweep_id, {"kind": kind, "grid": grid, "keep": keep, "name": label, "created_at": time.time()})
+        cfg["run_name"] = f"{label} · {point_label(point)}"  # a base name alone would name every point alike
+    store.put(KV, sweep_id, {"kind": kind, "grid": grid, "keep": keep, "name": label, "created_at": time.time(),
+                             **(meta or {})})
     return sweep_id, [submit(store, kind, cfg, sweep=sweep_id) for cfg in configs]
+
+
+def queue_seeds(store: Store, kind: str, base: dict[str, Any], n_seeds: int,
+                keep: str = "all") -> tuple[str, list[int]]:
+    """The same config over ``n_seeds`` consecutive seeds from its own, as one seed group."""
+    from . import kinds
+
+    if n_seeds < 2:
+        raise ValueError(f"a seed group needs at least 2 seeds, got {n_seeds}")
+    cfg = kinds.get(kind).normalise(base)
+    start = int(cfg["seed"])
+    name = base.get("run_name") or " ".join(dict.fromkeys(str(w) for w in (cfg.get("model"), cfg.get("method") or kind)
+                                                          if w))  # "minilm full", "minilm probe"
+    return queue_sweep(store, kind, base, {"seed": [start + i for i in range(n_seeds)]}, keep=keep, name=name,
+                       meta={"seeds": True})
+
+
+def seed_groups(store: Store, run_rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """sweep id → run ids of the seed groups among these store rows (groups of two or more runs)."""
+    by_sweep: dict[str, list[str]] = {}
+    for row in run_rows:
+        if row.get("sweep"):
+            by_sweep.setdefault(row["sweep"], []).append(row["id"])
+    return {sw: ids for sw, ids in by_sweep.items() if len(ids) >= 2 and (store.get(KV, sw) or {}).get("seeds")}
 
 
 def validation_score(metrics: dict[str, Any]) -> float | None:
@@ -117,30 +159,32 @@ def collapse(store: Store, run_rows: list[dict[str, Any]]) -> list[dict[str, Any
 
 
 def apply_retention(store: Store, sweep_id: str) -> list[str]:
-    """Once every job of a ``keep="best"`` sweep is final, drop the other points' weights.
+    """Once every job of a ``keep="best"`` (``"none"``) sweep is final, drop the other (all) points' weights.
 
     Returns the run ids whose weights were dropped. Only ``model/`` folders inside run
     folders this workbench made are touched.
     """
     meta = store.get(KV, sweep_id) or {}
     jobs = [j for j in store.jobs(limit=100_000) if j.get("sweep") == sweep_id]
-    if meta.get("keep") != "best" or not jobs or any(j["status"] not in FINAL for j in jobs):
+    if meta.get("keep") not in ("best", "none") or not jobs or any(j["status"] not in FINAL for j in jobs):
         return []
     rows = [r for r in store.runs() if r.get("sweep") == sweep_id]
-    winner = best_runs(store, rows).get(sweep_id)
+    winner = best_runs(store, rows).get(sweep_id) if meta["keep"] == "best" else None
     dropped = []
     for row in rows:
         folder = RunFolder(row["path"])
         if row["id"] == winner or not folder.model.is_dir() or (folder.model / DROPPED_NOTE).exists():
             continue
+        why = ("sweep retention keeps only the best point's weights" if winner else
+               "this sweep keeps no weights (a learning curve's points are measurements)")
         note = {"dropped_at": time.time(), "sweep": sweep_id, "best_run": winner,
-                "why": "sweep retention keeps only the best point's weights; metrics and predictions are kept"}
+                "why": why + "; metrics and predictions are kept"}
         shutil.rmtree(folder.model)
         folder.model.mkdir()
         write_json(folder.model / DROPPED_NOTE, note)
         dropped.append(row["id"])
     if dropped:
-        log.info("sweep %s: dropped the weights of %d non-best point(s), kept %s", sweep_id, len(dropped), winner)
+        log.info("sweep %s: dropped the weights of %d point(s), kept %s", sweep_id, len(dropped), winner or "none")
     return dropped
 
 

@@ -129,12 +129,14 @@ def run_tfidf(config: dict[str, Any], ctx: Any) -> str:
 
     from .data import ensure_prepared
     from .finetune import _subsample
+    from .subsample import nested_subset
 
     cfg = TfidfConfig.from_dict(config)
     work = RunFolder(ctx.work_dir)
     ctx.progress(0.0, "loading data")
     ds = ensure_prepared(cfg.dataset)
-    train_df = _subsample(ds.train, cfg.max_train_samples, cfg.seed, ds)
+    train_df = (nested_subset(ds.train, cfg.max_train_samples, cfg.seed, ds.multi_label) if cfg.nested_subsample
+                else _subsample(ds.train, cfg.max_train_samples, cfg.seed, ds))
     val_df = ds.validation
     with ctx.track("train", cfg.country_iso_code, cfg.cpu_power_watts):
         t0 = time.perf_counter()

@@ -12,10 +12,10 @@ from collections.abc import Collection, Mapping, Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from pipelines import columns
+from pipelines import columns, curves, verdict
 from pipelines.compare import Comparison
 
-from . import energy, pareto, quality, theme, training
+from . import curve, energy, pareto, quality, theme, training
 
 CONFUSION_MAX = 4  # side-by-side matrices stay readable up to about four
 
@@ -26,6 +26,7 @@ DETAIL_CHARTS = {
     "confusion_difference": "Confusion difference (B − A)",
     "training_curves": "Training curves",
     "energy_co2": "Energy and CO2 per phase",
+    "learning_curve": "Quality vs labelled training texts (learning curve)",
 }
 
 
@@ -45,7 +46,9 @@ def comparison_figures(comp: Comparison, history: pd.DataFrame | None = None,
     runs, since 100 bars per class read as noise; the Pareto charts always show every run.
     Confusion matrices show the first :data:`CONFUSION_MAX` of them. ``pair`` (A, B) adds the
     confusion-difference chart. ``only``: build just these names (a page showing one Pareto
-    view does not pay for the others).
+    view does not pay for the others). The quality charts mark the dataset's TF-IDF reference
+    (:func:`pipelines.verdict.reference_line`); the learning curve is there when the comparison
+    has curve points (:func:`pipelines.curves.curve_points`).
     """
     def wanted(name: str) -> bool:
         return only is None or name in only
@@ -53,12 +56,13 @@ def comparison_figures(comp: Comparison, history: pd.DataFrame | None = None,
     colors = colors or theme.run_colors(comp.run_ids)
     detail = comp.subset(list(detail_runs)) if detail_runs is not None else comp
     figs: dict[str, go.Figure] = {}
+    ref = verdict.reference_line(comp, quality_key)
     for x in pareto.cost_axes():
         name = pareto.chart_name(x)
         if wanted(name):
-            figs[name] = pareto.pareto_chart(comp.runs, x=x, y=quality_key, colors=colors)
+            figs[name] = pareto.pareto_chart(comp.runs, x=x, y=quality_key, colors=colors, reference=ref)
     if wanted("per_class_f1"):
-        figs["per_class_f1"] = quality.per_class_f1(detail.per_class(), colors)
+        figs["per_class_f1"] = quality.per_class_f1(detail.per_class(), colors, reference=ref)
     if not comp.multi_label:
         if wanted("confusion_matrices"):
             shown = detail.run_ids[:CONFUSION_MAX]
@@ -74,4 +78,9 @@ def comparison_figures(comp: Comparison, history: pd.DataFrame | None = None,
         figs["training_curves"] = training.training_curves(hist, colors)
     if wanted("energy_co2"):
         figs["energy_co2"] = energy.energy_breakdown(detail.emissions(), colors)
+    if wanted("learning_curve"):
+        points = curves.curve_points(comp, quality_key)
+        if not points.empty:
+            figs["learning_curve"] = curve.learning_curve(points, curves.llm_references(comp, quality_key),
+                                                          quality_key, reference=ref)
     return figs

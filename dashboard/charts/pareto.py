@@ -8,6 +8,7 @@ in the hover text.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ import plotly.graph_objects as go
 from pipelines import columns
 from pipelines.stats import pareto_front
 
+from . import reference as reference_lines
 from . import theme
 
 
@@ -52,11 +54,13 @@ def _marker_sizes(values: pd.Series, lo: float = 10, hi: float = 30) -> np.ndarr
 
 def pareto_chart(runs: pd.DataFrame, x: str = "energy_kwh", y: str = "macro_f1",
                  colors: Mapping[str, str] | None = None, title: str | None = None,
-                 max_legend: int = 20) -> go.Figure:
+                 max_legend: int = 20, reference: Mapping[str, Any] | None = None) -> go.Figure:
     """Quality vs a cost (energy, latency or size), Pareto frontier drawn, CIs as error bars.
 
     Marker size shows model size (or latency when x is size); hover has every number. Runs
     without a value for the cost (e.g. energy not measured) are listed under the chart.
+    ``reference`` (:func:`pipelines.verdict.reference_line` of ``y``): the TF-IDF reference as a
+    horizontal line with its CI as a band.
     """
     if x not in cost_axes():
         raise ValueError(f"x must be one of {', '.join(cost_axes())}, got {x!r}")
@@ -133,7 +137,7 @@ def pareto_chart(runs: pd.DataFrame, x: str = "energy_kwh", y: str = "macro_f1",
         xaxis["type"] = "log"
     elif d["_x"].nunique() == 1:  # one cost value: plotly would centre it on a -1..1 axis
         xaxis["range"] = [0, float(d["_x"].iloc[0]) * 1.6 or 1.0]
-    return theme.figure(traces, theme.layout(
-        title, height=500, annotations=[theme.note(note, -0.16)], xaxis=xaxis,
-        yaxis={"title": {"text": quality.axis}},
-        margin={"l": 70, "r": 30, "t": 80, "b": 110 + 20 * bool(len(missing))}))
+    layout = theme.layout(title, height=500, annotations=[theme.note(note, -0.16)], xaxis=xaxis,
+                          yaxis={"title": {"text": quality.axis}},
+                          margin={"l": 70, "r": 30, "t": 80, "b": 110 + 20 * bool(len(missing))})
+    return theme.figure(traces, reference_lines.add(layout, *reference_lines.reference_layout(reference)))

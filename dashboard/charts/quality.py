@@ -7,17 +7,25 @@ Pure functions: frames from :class:`pipelines.compare.Comparison` (``per_class()
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from . import reference as reference_lines
 from . import theme
 
 
 def per_class_f1(per_class: pd.DataFrame, colors: Mapping[str, str] | None = None,
-                 title: str = "Per-class F1 on the test split") -> go.Figure:
-    """Grouped bars: one group per class, one bar per run (F1, with precision/recall on hover)."""
+                 title: str = "Per-class F1 on the test split", reference: Mapping[str, Any] | None = None
+                 ) -> go.Figure:
+    """Grouped bars: one group per class, one bar per run (F1, with precision/recall on hover).
+
+    ``reference`` (:func:`pipelines.verdict.reference_line`): the TF-IDF reference's F1 of each
+    class as a short horizontal mark across that class's bars, so a bar below it is a class the
+    reference handles better.
+    """
     if per_class.empty:
         return theme.empty_figure(title, "No per-class metrics in these runs")
     run_ids, cmap = theme.frame_colors(per_class, colors)
@@ -37,6 +45,14 @@ def per_class_f1(per_class: pd.DataFrame, colors: Mapping[str, str] | None = Non
             "hovertemplate": "%{x}<br>F1 %{y:.3f}<br>precision %{customdata[0]:.3f}<br>"
                              "recall %{customdata[1]:.3f}<extra>%{fullData.name}</extra>",
         })
+    ref = (reference or {}).get("per_class") or {}
+    if ref:
+        marks = [ref.get(c) for c in classes]
+        traces.append({"type": "scatter", "x": ticks, "y": theme.plain_list(marks), "mode": "markers",
+                       "name": f"{(reference or {}).get('label', 'TF-IDF reference')} (its F1 per class)",
+                       "marker": {"symbol": "line-ew", "size": 46, "color": reference_lines.LINE,
+                                  "line": {"width": 2.5, "color": reference_lines.LINE}},
+                       "hovertemplate": "%{x}<br>reference F1 %{y:.3f}<extra>%{fullData.name}</extra>"})
     return theme.figure(traces, theme.layout(
         title, barmode="group", bargap=0.25, bargroupgap=0.05,
         xaxis={"title": {"text": "Class (test examples per class)"}},

@@ -2,8 +2,11 @@
 
 Metrics table with CIs (best per column marked), Pareto charts of quality vs energy, latency
 and size, per-class F1, confusion matrices with a difference view, training curves, the
-energy/CO2 breakdown with how power was measured, and a paired significance test of two
-runs. The selection lives in the URL (``?dataset=``, ``?runs=a,b``, ``?a=``/``?b=``), so a
+energy/CO2 breakdown with how power was measured, a paired significance test of two
+runs, the spread of seed groups and the learning curves. The verdict on top links each of its
+sentences to a section anchor here (``#quality``, ``#cost``, ``#significance``, ``#energy``,
+``#seeds``, ``#learning-curve``); the quality charts mark the TF-IDF reference. The
+selection lives in the URL (``?dataset=``, ``?runs=a,b``, ``?a=``/``?b=``), so a
 reload or a shared link shows the same comparison.
 """
 
@@ -11,9 +14,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, collapse_view, compare_state, state
+from dashboard import charts, collapse_view, compare_state, state, verdict_view
 from dashboard.charts import CONFUSION_MAX
-from pipelines import collapse, columns
+from pipelines import collapse, columns, verdict
 
 
 def _column_name(key: str) -> str:
@@ -35,18 +38,19 @@ st.markdown(compare_state.describe(comp))
 for note in comp.notes:
     st.caption(f"Note: {note}")
 collapse_view.show(collapse.collapsed_runs(comp))  # runs that answer (almost) one class, with their shares
+verdict_view.show_comparison(comp, sel.key)
 
 ranked = comp.best("macro_f1")
 
 # ------------------------------------------------------------------ table
-st.subheader("Metrics")
+st.subheader("Metrics", anchor="quality")
 st.dataframe(sel.table(ranked), hide_index=True, key="compare_table")
 st.caption(f"★ best in its column ({columns.best_rule()}). ± is half the 95% bootstrap CI on the test split. "
            "Energy and CO2eq cover training and evaluation; latency is per text at batch 1, throughput texts per "
            "second at batch 32.")
 
 # ------------------------------------------------------------------ Pareto
-st.subheader("Quality vs cost")
+st.subheader("Quality vs cost", anchor="cost")
 c1, c2 = st.columns(2)
 x = c1.radio("Cost axis", list(charts.cost_axes()), format_func=_column_name, horizontal=True, key="cmp_x")
 quality = c2.radio("Quality axis", list(charts.quality_axes()), format_func=_column_name, horizontal=True,
@@ -76,8 +80,10 @@ detail = st.session_state.get("cmp_detail", default_detail)
 pareto_name = charts.chart_name(x)
 figs = sel.figures(detail, (run_a, run_b) if run_a != run_b else None, quality,
                    only=[pareto_name, "per_class_f1", "confusion_matrices", "confusion_difference", "training_curves",
-                         "energy_co2"])
+                         "energy_co2", "learning_curve"])
 st.plotly_chart(figs[pareto_name], theme=None, key="chart_pareto")
+if verdict.reference_run(comp):
+    st.caption("Dotted line and grey band: the TF-IDF reference of this dataset and its 95% CI.")
 
 # ------------------------------------------------------------ per-run detail
 st.subheader("Per class")
@@ -96,7 +102,7 @@ else:
             st.caption(f"Confusion matrices of the first {CONFUSION_MAX} chosen runs.")
 
 # ------------------------------------------------------------ pair: difference + significance
-st.subheader("Two runs head to head")
+st.subheader("Two runs head to head", anchor="significance")
 c1, c2 = st.columns(2)
 run_a = c1.selectbox("Run A (baseline)", ids, index=ids.index(run_a), format_func=labels.get, key="cmp_a")
 run_b = c2.selectbox("Run B (challenger)", ids, index=ids.index(run_b), format_func=labels.get, key="cmp_b")
@@ -128,6 +134,19 @@ else:
 st.subheader("Training")
 if detail and "training_curves" in figs:
     st.plotly_chart(figs["training_curves"], theme=None, key="chart_curves")
-st.subheader("Energy and emissions")
+st.subheader("Energy and emissions", anchor="energy")
 if detail:
     st.plotly_chart(figs["energy_co2"], theme=None, key="chart_energy")
+
+# ------------------------------------------------------------ seeds + learning curve
+spread = verdict.seed_spread(comp, verdict_view.seed_groups(comp))
+if not spread.empty:
+    st.subheader("Spread across seeds", anchor="seeds")
+    st.dataframe(spread.round(4), hide_index=True, key="compare_seeds")
+    st.caption("Each seed group is the same configuration trained with consecutive seeds (--seeds N); the table "
+               "above shows each seed's run. A gap between two models smaller than their spread is seed noise.")
+if "learning_curve" in figs:
+    st.subheader("How many labels do I need?", anchor="learning-curve")
+    st.plotly_chart(figs["learning_curve"], theme=None, key="chart_learning_curve")
+    st.caption("Each point trains on a nested subset of the train split (the smaller sets lie inside the larger "
+               "ones) and is scored on the same test split. Queue one: python -m pipelines curve --kind tfidf.")

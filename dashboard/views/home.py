@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from dashboard import collapse_view, services, state, widgets
+from dashboard import collapse_view, services, state, verdict_view, widgets
 from pipelines.demo import DEFAULT_DATASET, demo_jobs, queue_demo
 
 # The browser test selects the tiny profile on a small dataset; users get the real demo.
@@ -105,6 +105,7 @@ else:
         st.dataframe(widgets.leaderboard(rows), hide_index=True, column_config=widgets.leaderboard_columns(),
                      width="stretch")
         collapse_view.show(collapse_view.for_rows(rows, state.run_label))
+        verdict_view.show_dataset(dataset_id, rows)  # which run to use, in words, each claim linked to its chart
 
 # --------------------------------------------------------------- datasets
 st.subheader("Datasets")

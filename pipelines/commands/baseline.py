@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 
 from ..configs import add_dataclass_args, config_from_args
+from .finetune import add_seeds_flag
 
 KINDS = ("tfidf", "probe", "setfit")
+SEEDED = ("probe",)  # kinds with --seeds: a full-data TF-IDF fit does not move with the seed
 
 
 def _config_class(kind: str) -> type:
@@ -36,17 +38,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                                  description=(cls.__doc__ or "").strip())
         add_dataclass_args(k, cls)
         k.add_argument("--queue", action="store_true", help="only enqueue the job for the worker, do not run it here")
+        if kind in SEEDED:
+            add_seeds_flag(k)
         k.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..jobs import run_now, submit
     from ..store import Store
-    from .finetune import _check_dataset, _summary
+    from .finetune import _check_dataset, _summary, run_seeds
 
     cfg = config_from_args(_config_class(args.kind), args)  # bad flags fail here, before a job row exists
     _check_dataset(cfg.dataset)
     store = Store()
+    if getattr(args, "seeds", 1) > 1:
+        return run_seeds(store, args.kind, cfg.to_dict(), args.seeds, args.queue)
     if args.queue:
         job_id = submit(store, args.kind, cfg.to_dict())
         print(f"queued job {job_id} ({args.kind} {cfg.model} on {cfg.dataset}); "

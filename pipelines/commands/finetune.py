@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..configs import FinetuneConfig, add_dataclass_args, config_from_args
+from .common import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +25,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-weights", choices=["all", "best"], default="all",
                    help="sweep retention: keep every point's weights, or only the best point's (chosen on "
                         "validation); metrics and predictions are always kept")
+    add_seeds_flag(p)
     p.set_defaults(func=run)
+
+
+def _seed_count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 100:
+        raise argparse.ArgumentTypeError(f"give a whole number of seeds from 1 to 100, got {text!r}")
+    return n
+
+
+def add_seeds_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seeds", type=_seed_count, default=1, metavar="N",
+                   help="repeat the run over N seeds (--seed, --seed+1, …) as one seed group: Compare and the "
+                        "verdict then show the spread across seeds instead of one number (default 1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     _check_dataset(cfg.dataset)
     check_model(cfg.model, "encoder")
     store = Store()
+    if args.seeds > 1:
+        if args.grid:
+            raise UserError("--seeds and --grid together: repeat one configuration over seeds, or sweep a grid")
+        return run_seeds(store, "finetune", cfg.to_dict(), args.seeds, args.queue)
     if args.grid:
         return _sweep(store, cfg, args)
     if args.queue:
@@ -57,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
 def _sweep(store, cfg: FinetuneConfig, args: argparse.Namespace) -> int:
     """Queue one job per grid point as a sweep; without --queue, run them here one after another."""
     from .. import sweeps
-    from ..jobs import execute
 
     grid = sweeps.parse_grid(args.grid, FinetuneConfig)
     sweep_id, ids = sweeps.queue_sweep(store, "finetune", cfg.to_dict(), grid, keep=args.keep_weights)
@@ -65,18 +86,46 @@ def _sweep(store, cfg: FinetuneConfig, args: argparse.Namespace) -> int:
     if args.queue:
         print("run `python -m pipelines worker` to execute them")
         return 0
-    failed = 0
-    for job_id in ids:
-        if store.claim(job_id):
-            job = execute(store, store.job(job_id))
-            failed += job["status"] != "done"
-            print(f"job {job_id}: {job['status']}" + (f" → run {job['run_id']}" if job["run_id"] else ""))
+    failed = _run_points(store, ids)
     sweeps.apply_retention(store, sweep_id)
     rows = [r for r in store.runs() if r.get("sweep") == sweep_id]
     best = sweeps.best_runs(store, rows).get(sweep_id)
     if best:
         print(f"best on validation: {store.run(best)['name']} (run {best})")
     return 1 if failed else 0
+
+
+def run_seeds(store, kind: str, config: dict, n_seeds: int, queue_only: bool) -> int:
+    """Queue a seed group (the same config over n seeds); without --queue, run it here and print the spread."""
+    import statistics
+
+    from .. import sweeps
+
+    sweep_id, ids = sweeps.queue_seeds(store, kind, config, n_seeds)
+    print(f"seed group {sweep_id}: queued {len(ids)} {kind} job(s) {ids}")
+    if queue_only:
+        print("run `python -m pipelines worker` to execute them")
+        return 0
+    failed = _run_points(store, ids)
+    scores = [r["summary"].get("macro_f1") for r in store.runs() if r.get("sweep") == sweep_id]
+    scores = [s for s in scores if s is not None]
+    if len(scores) > 1:
+        print(f"macro-F1 over {len(scores)} seeds: mean {statistics.mean(scores):.4f} ± "
+              f"{statistics.stdev(scores):.4f} (sd), from {min(scores):.4f} to {max(scores):.4f}")
+    return 1 if failed else 0
+
+
+def _run_points(store, ids: list[int]) -> int:
+    """Run queued jobs here, one after another; the number that failed."""
+    from ..jobs import execute
+
+    failed = 0
+    for job_id in ids:
+        if store.claim(job_id):
+            job = execute(store, store.job(job_id))
+            failed += job["status"] != "done"
+            print(f"job {job_id}: {job['status']}" + (f" → run {job['run_id']}" if job["run_id"] else ""))
+    return failed
 
 
 def _check_dataset(dataset_id: str) -> None:
