@@ -61,4 +61,5 @@ lint: setup
 bench: setup
 	$(PY) bench/finetune.py
 	$(PY) bench/llm.py
+	$(PY) bench/inference.py
 	$(PY) bench/dashboard.py

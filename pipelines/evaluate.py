@@ -4,7 +4,8 @@
 per class, ``correct``) and returns :func:`pipelines.metrics.compute_metrics` of it, so the
 dashboard's error explorer and the leaderboard read the very numbers the metrics came from.
 ``measure_speed`` gives the two speed figures every run reports: ms/text at batch 1 (what a user
-of the playground feels) and texts/s at batch 32 (what bulk scoring costs).
+of the playground feels) and texts/s at batch 32 (what bulk scoring costs), with the backend
+that produced them and the threads it ran on (:mod:`pipelines.threads`), since both move them.
 """
 
 from __future__ import annotations
@@ -18,23 +19,29 @@ from typing import Any
 
 import numpy as np
 
-from . import runs
+from . import runs, threads
 from .metrics import compute_metrics
 from .predictor import Predictor, decide
 from .prepared import PreparedDataset
+from .speed import LoadProbe
 
 log = logging.getLogger(__name__)
 
 
 def predict_batched(predictor: Predictor, texts: Sequence[str], batch_size: int = 64,
                     progress: Callable[[float], None] | None = None) -> np.ndarray:
-    """predict_proba in batches (bounded memory; a progress callback may raise Cancelled)."""
+    """predict_proba in chunks (bounded memory; a progress callback may raise Cancelled).
+
+    A predictor that sorts its texts by length (``sort_window``, the encoders) gets chunks that
+    large: sorting 1,024 texts at once instead of 64 leaves almost no padding in a batch.
+    """
     texts = list(texts)
+    chunk = max(batch_size, int(getattr(predictor, "sort_window", 0) or 0))
     out = []
-    for start in range(0, len(texts), batch_size):
-        out.append(np.asarray(predictor.predict_proba(texts[start:start + batch_size]), dtype=np.float64))
+    for start in range(0, len(texts), chunk):
+        out.append(np.asarray(predictor.predict_proba(texts[start:start + chunk]), dtype=np.float64))
         if progress is not None:
-            progress(min(1.0, (start + batch_size) / max(1, len(texts))))
+            progress(min(1.0, (start + chunk) / max(1, len(texts))))
     if not out:
         return np.zeros((0, len(predictor.labels)))
     return np.concatenate(out, axis=0)
@@ -74,10 +81,16 @@ def evaluate(predictor: Predictor, ds: PreparedDataset, folder: str | Path, prob
 
 def measure_speed(predictor: Predictor, texts: Sequence[str], n_latency: int = 20, n_throughput: int = 128,
                   batch_size: int = 32) -> dict[str, Any]:
-    """Latency (median ms/text at batch 1, after a warm-up) and throughput (texts/s at batch 32)."""
+    """Latency (median ms/text at batch 1, after a warm-up) and throughput (texts/s at batch 32).
+
+    With the machine's load during the measurement (:class:`pipelines.speed.LoadProbe`: the load
+    average, the cores, other processes' share, ``contended`` when other work held more than
+    three quarters of the cores), since a figure from a busy machine is not the model's speed.
+    """
     texts = [t for t in texts if t][: max(n_latency, n_throughput)]
     if not texts:
         raise ValueError("measure_speed needs at least one non-empty text")
+    probe = LoadProbe()
     predictor.predict_proba(texts[:1])  # warm-up: lazy init, first-call allocations
     lat = []
     for t in texts[:n_latency]:
@@ -91,4 +104,5 @@ def measure_speed(predictor: Predictor, texts: Sequence[str], n_latency: int = 2
         predictor.predict_proba(bulk[start:start + batch_size])
     elapsed = time.perf_counter() - t0
     return {"latency_ms": float(statistics.median(lat)), "throughput": float(len(bulk) / elapsed),
-            "latency_n": len(lat), "throughput_n": len(bulk), "batch_size": batch_size}
+            "latency_n": len(lat), "throughput_n": len(bulk), "batch_size": batch_size, **probe.finish(),
+            "backend": getattr(predictor, "backend", None), **threads.report()}

@@ -11,11 +11,13 @@ run folder (``model/``, ``metrics.json``, ``predictions.parquet``, ``emissions.c
 3. HF ``Trainer``: AdamW, linear warm-up/decay, evaluation ~4× per epoch, early stopping on
    validation macro-F1, best checkpoint restored (one on disk at a time, deleted after);
 4. multi-label: per-label thresholds tuned on validation;
-5. the saved model is reloaded from ``model/`` (:func:`load_predictor`) and *that* predictor
-   scores the test split, so the saved predictions are exactly what a reload reproduces.
+5. the saved model is reloaded from ``model/`` (:func:`load_predictor`), exported to ONNX and
+   checked against torch (:mod:`pipelines.onnx_job`), and *that* predictor scores the test
+   split, so the saved predictions are exactly what a reload reproduces.
 
-Training runs under ``emissions.track(phase="train")`` and test scoring under
-``track(phase="eval")``; the speed figures are measured afterwards, untracked.
+Training runs under ``emissions.track(phase="train")``, the export under ``export``, test
+scoring under ``eval`` and the int8 measurement under ``int8``; the speed figures are
+measured afterwards, untracked.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
         Trainer,
     )
 
-    from . import finetune_lora
+    from . import finetune_lora, onnx_backend, onnx_job
     from .data import ensure_prepared
     from .finetune_train import (
         EncodedSplit,
@@ -210,18 +212,21 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
     del trainer, model
     gc.collect()
 
-    predictor = load_predictor(work)  # score what a reload gives, so the saved predictions reproduce
+    # Score what a reload gives (so the saved predictions reproduce), in the checked fast backend.
+    predictor, proba, inference = onnx_job.score_test(ctx, cfg, ds, work, load_predictor, speed_n=cfg.speed_samples)
     model_info = {"total_params": total, "trainable_params": trainable, "base_params": base_params,
                   "size_mb": dir_size_mb(model_out), "name": cfg.model, "path": model_dir, "method": cfg.method}
     if cfg.method == "lora":
         model_info["base_size_mb"] = dir_size_mb(model_dir) if Path(model_dir).is_dir() else None
-    return finish_run(
+    run_id = finish_run(
         ctx, ds, predictor, config=cfg, model=cfg.model, method=cfg.method,
-        name=cfg.run_name or f"{Path(cfg.model).name} {cfg.method}", model_info=model_info,
-        blocks={"train": train_block}, eval_batch_size=cfg.eval_batch_size,
+        name=cfg.run_name or f"{Path(cfg.model).name} {cfg.method}", model_info=model_info, proba=proba,
+        blocks={"train": train_block, "inference": inference, "backend": inference["backend"]},
         speed=SpeedPlan(n=cfg.speed_samples, n_latency=min(20, cfg.speed_samples)),
         config_extra={"resolved": {"model_path": model_dir, "learning_rate": lr, "epochs": epochs,
                                    "max_length": max_length, "lora_target_modules": targets}})
+    onnx_backend.land(onnx_backend.staging_dir(ctx.job_id), run_id, runs.run_dir(run_id))  # follows the run id
+    return run_id
 
 
 def _best_step(state: Any) -> int | None:
@@ -245,7 +250,13 @@ def _save_model(model: Any, tokenizer: Any, folder: Path, cfg: FinetuneConfig, l
 
 
 class EncoderPredictor(Predictor):
-    """A fine-tuned encoder behind the shared predictor interface (length-sorted batches)."""
+    """A fine-tuned encoder in torch behind the shared predictor interface (token-sorted batches).
+
+    The reference backend: the ONNX one (:mod:`pipelines.onnx_backend`) is checked against it.
+    """
+
+    backend = "torch"
+    sort_window = 1024  # evaluation hands this many texts per call, so sorting spans the whole window
 
     def __init__(self, model: Any, tokenizer: Any, labels: list[str], multi_label: bool,
                  thresholds: np.ndarray | None, max_length: int, batch_size: int = 32):
@@ -263,26 +274,36 @@ class EncoderPredictor(Predictor):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
+        from . import threads
+        from .onnx_backend import token_batches
+
         texts = [str(t) for t in texts]
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
-        # Sorting by length means each batch pads only to its own longest text.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        if not texts:
+            return out
+        share = threads.job_share()
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start:start + self.batch_size]
-                enc = self.tokenizer([texts[i] for i in idx], truncation=True, max_length=self.max_length,
-                                     padding=True, return_tensors="pt").to(self.device)
-                logits = self.model(**enc).logits.float()
+            for idx, enc in token_batches(self.tokenizer, texts, self.max_length, self.batch_size, "pt"):
+                if share is not None:  # the predictor service may have become active since the last batch
+                    threads.set_torch_threads(share.threads())
+                logits = self.model(**enc.to(self.device)).logits.float()
                 p = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
                 out[idx] = p.cpu().numpy()
         return out
 
 
-def load_predictor(run_dir: str | Path) -> EncoderPredictor:
-    """Reload a fine-tuned run (full: plain transformers; LoRA: base + peft adapter, merged)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def load_predictor(run_dir: str | Path, backend: str | None = None, onnx_folder: Path | None = None) -> Predictor:
+    """Reload a fine-tuned run (full: plain transformers; LoRA: base + peft adapter, merged).
 
-    from . import finetune_lora
+    ``backend`` (else ``WORKBENCH_BACKEND``, else ``auto``): ``auto`` serves the run's verified
+    ONNX fp32 export from the model cache when there is one (same scores within 1e-5, faster),
+    torch otherwise; ``onnx`` / ``onnx-int8`` require that export (int8 only when the run made
+    one, with its own metrics recorded); ``torch`` always loads torch. ``onnx_folder``: where the
+    export lives when not at ``onnx/<run folder name>`` (a job before its run has an id).
+    """
+    from transformers import AutoTokenizer
+
+    from . import onnx_backend
 
     folder = Path(run_dir) / "model"
     meta_path = folder / MODEL_SIDECAR
@@ -290,13 +311,29 @@ def load_predictor(run_dir: str | Path) -> EncoderPredictor:
         raise FileNotFoundError(f"{folder} has no {MODEL_SIDECAR}: not a fine-tuned run folder (or it is incomplete)")
     meta = runs.read_json(meta_path)
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    if meta["method"] == "lora":
-        base = _base_model_dir(meta)
-        model = finetune_lora.load(base, str(folder), len(meta["labels"]), meta["problem_type"], merge=True)
-    else:
-        model = AutoModelForSequenceClassification.from_pretrained(folder)
     th = None if meta.get("thresholds") is None else np.asarray(meta["thresholds"], dtype=np.float64)
-    return EncoderPredictor(model, tokenizer, meta["labels"], meta["multi_label"], th, meta["max_length"])
+    args = (tokenizer, meta["labels"], meta["multi_label"], th, meta["max_length"])
+    choice = onnx_backend.chosen_backend(backend)
+    if choice != "torch":
+        path = onnx_backend.find_export(run_dir, int8=choice == "onnx-int8", folder=onnx_folder)
+        if path is not None:
+            return onnx_backend.OnnxEncoderPredictor(path, *args)
+        if choice != "auto":
+            raise FileNotFoundError(f"run {Path(run_dir).name} has no {choice} export in {onnx_backend.onnx_root()}; "
+                                    "use backend auto or torch")
+    return EncoderPredictor(load_torch_model(folder, meta), *args)
+
+
+def load_torch_model(folder: Path, meta: dict[str, Any]) -> Any:
+    """The run's classifier as one plain torch model (a LoRA adapter merged into its base)."""
+    from transformers import AutoModelForSequenceClassification
+
+    from . import finetune_lora
+
+    if meta["method"] == "lora":
+        return finetune_lora.load(_base_model_dir(meta), str(folder), len(meta["labels"]), meta["problem_type"],
+                                  merge=True)
+    return AutoModelForSequenceClassification.from_pretrained(folder)
 
 
 def _base_model_dir(meta: dict[str, Any]) -> str:

@@ -10,10 +10,13 @@ rerun must never load a model. So live predictions (Playground) and tokenizer st
 - Models stay warm under a memory budget; when a new one does not fit, the least recently
   used ones are evicted first (a model's cost is measured as the resident-memory growth while
   it loaded, floored at its weight files' size).
-- The models of one request run side by side, one thread each (and one torch thread each,
-  see ``set_threads``): on a 2-core box the answer then costs about the slowest model, not the
-  sum. Each model has its own lock (a predictor is not re-entrant) and loading/eviction happen
-  under the pool's lock, so concurrent requests never load a model twice.
+- The models of one request run side by side, one torch/ORT thread each (on a busy 2-core
+  machine torch's spinning pool made a MiniLM forward 25x slower, 720 vs 29 ms): on 2 cores
+  the answer costs about the slowest model, not the sum. While a job runs, at most ``threads.service_share`` models run at once, and the service records when
+  it last answered so the job cedes that core (:mod:`pipelines.threads`). Each model has its
+  own lock (a predictor is not re-entrant) and loading/eviction happen under the pool's lock,
+  so concurrent requests never load a model twice. Answers name their ``backend`` (torch, or
+  an encoder run's checked ONNX export: :mod:`pipelines.onnx_backend`).
 - It exits by itself after ``idle_exit_s`` without requests (and on SIGTERM), removing its
   record from the store.
 
@@ -31,6 +34,7 @@ only tokenizers of catalog or downloaded models, never an arbitrary local path.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -49,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from . import threads
 from .serve_guard import SECRET_HEADER, Forbidden, check_request, check_tokenizer_model
 from .store import Store
 
@@ -63,6 +68,7 @@ DEFAULT_IDLE_EXIT_S = 1800.0
 DEFAULT_THREADS = 1
 MAX_TEXTS = 256  # per request: the playground sends one text, tests a handful
 MAX_BODY_BYTES = 8 << 20
+ANNOUNCE_S = 5.0
 
 
 def _rss_mb() -> float:
@@ -171,6 +177,7 @@ class PredictorService:
         self.last_request = time.monotonic()
         self.started_at = time.time()
         self._tokenizers: OrderedDict[str, Any] = OrderedDict()
+        self._announced = 0.0
 
     def touch(self) -> None:
         self.last_request = time.monotonic()
@@ -179,6 +186,14 @@ class PredictorService:
         with self._busy_lock:
             self.busy += 1
         self.touch()
+        self._announce()
+
+    def _announce(self) -> None:
+        """Tell jobs the service is active (at most every ANNOUNCE_S; a locked store only delays it)."""
+        if time.time() - self._announced >= ANNOUNCE_S:
+            self._announced = time.time()
+            with contextlib.suppress(Exception):
+                self.store.put(threads.KV, "service", {"pid": os.getpid(), "last_request": self._announced})
 
     def end(self) -> None:
         with self._busy_lock:
@@ -196,16 +211,17 @@ class PredictorService:
             lock = self._model_locks.setdefault(run_id, threading.Lock())
         return predictor, load_ms, lock
 
-    def _predict_one(self, run_id: str, texts: list[str], load_ms: float) -> dict[str, Any]:
+    def _predict_one(self, run_id: str, texts: list[str], load_ms: float,
+                     slots: threading.Semaphore | None = None) -> dict[str, Any]:
         predictor, _, lock = self._model(run_id)
-        with lock:
+        with slots or contextlib.nullcontext(), lock:
             t0 = time.perf_counter()
             proba = np.asarray(predictor.predict_proba(texts), dtype="float64")
             latency_ms = (time.perf_counter() - t0) * 1e3
         return {"run_id": run_id, "labels": list(predictor.labels),
                 "multi_label": bool(getattr(predictor, "multi_label", False)),
                 "proba": proba.tolist(), "pred": predictor.decide(proba),
-                "latency_ms": latency_ms, "load_ms": load_ms}
+                "latency_ms": latency_ms, "load_ms": load_ms, "backend": getattr(predictor, "backend", None)}
 
     def predict(self, run_ids: Sequence[str], texts: Sequence[str]) -> dict[str, Any]:
         """Every run's probabilities for every text; a run that fails reports its own error."""
@@ -224,7 +240,8 @@ class PredictorService:
                 log.exception("loading %s failed", run_id)
                 errors[run_id] = f"{type(exc).__name__}: {exc}"
         ok = [r for r in run_ids if r not in errors]
-        futures = {r: self._executor.submit(self._predict_one, r, texts, load_ms[r]) for r in ok}
+        slots = threading.Semaphore(threads.service_concurrency(self.store))  # fewer at once while a job runs
+        futures = {r: self._executor.submit(self._predict_one, r, texts, load_ms[r], slots) for r in ok}
         results = []
         for run_id in ok:
             try:
@@ -334,22 +351,15 @@ def _make_handler(service: PredictorService, server_ref: dict[str, ThreadingHTTP
     return Handler
 
 
-def set_threads(threads: int) -> None:
-    """Intra-op threads for inference. One by default: a playground request is one short text, where a
-    second thread gains little, and on a busy 2-core machine torch's spinning thread pool made a MiniLM
-    forward pass 25x slower (720 ms vs 29 ms median, measured here under load)."""
-    import torch
-
-    torch.set_num_threads(max(1, int(threads)))
-
-
 def serve(store: Store | None = None, port: int = 0, budget_mb: float = DEFAULT_BUDGET_MB,
           idle_exit_s: float | None = DEFAULT_IDLE_EXIT_S, warm: Sequence[str] = (),
-          threads: int | None = DEFAULT_THREADS) -> None:
+          n_threads: int | None = DEFAULT_THREADS) -> None:
     """Run the service until idle for ``idle_exit_s`` (None: forever), SIGTERM or /shutdown."""
     store = store or Store()
-    if threads:
-        set_threads(threads)
+    if n_threads:  # per model; torch is loaded first so its pool is sized before the first model
+        import torch  # noqa: F401
+
+        threads.apply(n_threads)
     service = PredictorService(store, budget_mb)
     server_ref: dict[str, ThreadingHTTPServer] = {}
     secret = secrets.token_urlsafe(32)  # new at every start; only the store record holds it

@@ -17,7 +17,9 @@ def register(sub) -> None:
     p.add_argument("--idle-exit", type=float, default=DEFAULT_IDLE_EXIT_S, metavar="SECONDS",
                    help=f"exit after this long without requests; 0 = never (default: {DEFAULT_IDLE_EXIT_S:.0f})")
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                   help=f"torch intra-op threads for inference; 0 = torch's default (default: {DEFAULT_THREADS})")
+                   help=f"intra-op threads per model (torch, ONNX Runtime); 0 = torch's default (default: "
+                        f"{DEFAULT_THREADS}). How many models answer at once follows WORKBENCH_THREADS or the rule "
+                        "in pipelines/threads.py (fewer while a job runs)")
     p.add_argument("--warm", nargs="*", default=[], metavar="RUN_ID", help="load these runs before serving")
     p.set_defaults(func=_serve)
 
@@ -28,5 +30,5 @@ def _serve(args) -> int:
     if args.memory_budget_mb <= 0:
         raise ValueError(f"--memory-budget-mb must be positive, got {args.memory_budget_mb}")
     serve(port=args.port, budget_mb=args.memory_budget_mb, idle_exit_s=args.idle_exit or None, warm=args.warm,
-          threads=args.threads or None)
+          n_threads=args.threads or None)
     return 0

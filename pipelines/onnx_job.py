@@ -1,0 +1,133 @@
+"""The fine-tune job's scoring step: export to ONNX, check it, score with it, measure int8.
+
+Why here and not at load time: the run's metrics must say which backend produced them and
+how far the fast path agrees with torch, measured on this run's own model, never assumed.
+So the job (in its own phases, tracked for energy like training):
+
+1. ``export`` phase: reload the saved model in torch (a LoRA adapter merged), export it to
+   ``onnx/.staging/job-<id>-<pid>/model.onnx`` and score :data:`CHECK_TEXTS` plus up to
+   :data:`CHECK_N` test texts both ways. ONNX becomes the run's backend only when every
+   argmax agrees and every score is within 1e-5 (measured: ~6e-8 for MiniLM); otherwise the
+   run is scored in torch and the block says why.
+2. ``eval`` phase: the chosen backend scores the test split (the run's metrics).
+3. ``int8`` phase (``WORKBENCH_ONNX=int8``, the default): dynamic int8 quantisation, its own
+   test metrics, its agreement with fp32 and its speed, recorded under ``inference.int8``.
+
+``WORKBENCH_ONNX=fp32`` skips int8, ``off`` skips the export (torch only). The export is moved
+to ``onnx/<run_id>`` when the run lands (:func:`pipelines.onnx_backend.land`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import onnx_backend
+from .evaluate import measure_speed, predict_batched
+from .metrics import compute_metrics
+
+log = logging.getLogger(__name__)
+
+ONNX_ENV = "WORKBENCH_ONNX"
+CHECK_N = 256  # test texts scored twice (torch and ONNX): ~2 s for MiniLM on 2 cores
+# Inputs where an export typically breaks: nothing after the special tokens, truncation,
+# scripts and symbols outside the training data, padding next to a long text.
+CHECK_TEXTS = ["", "   ", "ok", "word " * 600, "Это был очень хороший фильм.", "映画はとても良かった。",
+               "🎬🍿😀 loved it 👍", "عرض رائع حقا", "Un film très émouvant, bien joué."]
+
+
+def mode() -> str:
+    value = os.environ.get(ONNX_ENV, "int8").strip().lower()
+    if value not in ("int8", "fp32", "off"):
+        raise ValueError(f"{ONNX_ENV}={value!r}: choose int8 (default), fp32 or off")
+    return value
+
+
+def score_test(ctx: Any, cfg: Any, ds: Any, work: Path, load_predictor: Any,
+               speed_n: int = 0) -> tuple[Any, np.ndarray, dict[str, Any]]:
+    """Export + check (``export``), score the test split (``eval``), int8 (``int8``).
+
+    Returns the predictor that scored (for the speed figures), the test probabilities and the
+    ``inference`` block for metrics.json.
+    """
+    from .jobs import Cancelled
+
+    how = mode()
+    staging = onnx_backend.staging_dir(ctx.job_id)
+    shutil.rmtree(staging, ignore_errors=True)
+    torch_pred = load_predictor(work, backend="torch")
+    predictor, block = torch_pred, {"backend": "torch", "onnx": None, "int8": None}
+    texts = ds.test["text"].tolist()
+    if how != "off":
+        try:
+            with ctx.track("export", cfg.country_iso_code, cfg.cpu_power_watts):
+                ctx.progress(0.85, "exporting to ONNX")
+                fp32, check = _export_and_check(torch_pred, staging, work, texts, load_predictor)
+            block["onnx"] = check
+            if check["agreement"] == 1.0 and check["within_atol"]:
+                predictor, block["backend"] = fp32, fp32.backend
+            else:
+                log.warning("ONNX export disagrees with torch (%s); this run is scored in torch", check)
+        except Cancelled:
+            raise
+        except Exception as exc:  # a model the exporter cannot trace still gets a torch-scored run
+            log.warning("ONNX export failed, scoring in torch: %s", exc)
+            block["onnx"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if predictor is not torch_pred:
+        del torch_pred  # the torch copy's memory, before the test split is scored
+
+    def progress(f: float) -> None:
+        ctx.progress(0.87 + 0.06 * f, f"scoring the test split ({block['backend']})")
+
+    with ctx.track("eval", cfg.country_iso_code, cfg.cpu_power_watts):
+        proba = predict_batched(predictor, texts, batch_size=cfg.eval_batch_size, progress=progress)
+    if how == "int8" and predictor.backend == "onnx-fp32":
+        try:
+            with ctx.track("int8", cfg.country_iso_code, cfg.cpu_power_watts):
+                ctx.progress(0.93, "measuring ONNX int8")
+                block["int8"] = _int8(predictor, proba, ds, staging, speed_n)
+        except Cancelled:
+            raise
+        except Exception as exc:
+            log.warning("int8 quantisation failed: %s", exc)
+            block["int8"] = {"error": f"{type(exc).__name__}: {exc}"}
+    return predictor, proba, block
+
+
+def _export_and_check(torch_pred: Any, staging: Path, work: Path, texts: list[str],
+                      load_predictor: Any) -> tuple[Any, dict[str, Any]]:
+    t0 = time.perf_counter()
+    onnx_backend.export(torch_pred.model, torch_pred.tokenizer, staging, work / "model")
+    export_s = time.perf_counter() - t0
+    fp32 = load_predictor(work, backend="onnx", onnx_folder=staging)
+    sample = CHECK_TEXTS + texts[:CHECK_N]
+    check = onnx_backend.check_export(torch_pred, fp32, sample)
+    return fp32, {**check, "against": "torch", "export_s": round(export_s, 2),
+                  "size_mb": round((staging / onnx_backend.FP32).stat().st_size / 1e6, 1)}
+
+
+def _int8(fp32: Any, fp32_proba: np.ndarray, ds: Any, staging: Path, speed_n: int) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    path = onnx_backend.quantize(staging)
+    quantize_s = time.perf_counter() - t0
+    int8 = onnx_backend.OnnxEncoderPredictor(path, fp32.tokenizer, fp32.labels, fp32.multi_label, fp32.thresholds,
+                                             fp32.max_length)
+    texts = ds.test["text"].tolist()
+    proba = predict_batched(int8, texts, batch_size=fp32.sort_window)
+    m = compute_metrics(ds.gold(ds.test), proba, [str(x) for x in ds.labels], ds.multi_label,
+                        thresholds=fp32.thresholds)
+    vs = onnx_backend.compare(fp32_proba, proba, ds.multi_label)
+    out = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "accuracy_ci": m.get("accuracy_ci"),
+           "macro_f1_ci": m.get("macro_f1_ci"), "n": m["n"],
+           "agreement_with_fp32": vs["agreement"], "max_abs_diff_vs_fp32": vs["max_abs_diff"],
+           "quantize_s": round(quantize_s, 2), "size_mb": round(path.stat().st_size / 1e6, 1),
+           "scheme": "dynamic int8, per-channel weights, MatMul/Gemm, classifier head fp32"}
+    if speed_n:
+        out["speed"] = measure_speed(int8, texts, n_latency=min(20, speed_n), n_throughput=speed_n)
+    return out
