@@ -17,8 +17,12 @@ from dashboard import sidebar, state
 from pipelines.store_io import StoreError
 
 VIEWS = Path(__file__).resolve().parent / "views"
+# A local image: a ``:material/…:`` page icon makes the browser fetch the favicon from
+# fonts.gstatic.com (Streamlit 1.67 builds that URL in the page), and nothing may leave the machine.
+# Material icons elsewhere (page links, buttons) come from the font Streamlit serves itself.
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
-st.set_page_config(page_title="Model workbench", page_icon=":material/model_training:", layout="wide")
+st.set_page_config(page_title="Model workbench", page_icon=str(FAVICON), layout="wide")
 
 PAGES = {
     "Overview": [("home.py", "Home", ":material/home:", True)],

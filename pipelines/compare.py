@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import columns
+from . import columns, speed
 from . import runs as runs_mod
 from .runfolder import RunFolder
 from .selection import check_same_split, select_runs
@@ -233,6 +233,7 @@ def comparison_from_rows(store: Store, rows: Sequence[dict[str, Any]], notes: Se
         frame["label"] = []
     frame = frame.set_index("run_id", drop=False)
     _flag_subsets(frame, metrics, notes)
+    speed.apply_measurements(store, frame, metrics)  # re-measured figures, and the load each was measured under
     labels, task = _labels_and_task(store, rows, configs, metrics)
     ds_id = dataset_id or (rows[0]["dataset_id"] if rows else "")
     return Comparison(ds_id, split_hash, task, labels, frame, metrics, configs, notes)

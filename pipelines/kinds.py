@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from . import data, finetune, predict_file, probe, prompting, setfit_kind, tfidf
+from . import data, finetune, predict_file, probe, prompting, setfit_kind, speed_job, tfidf
 from .runkind import RunKind
 
 KINDS: dict[str, RunKind] = {k.name: k for k in (
@@ -25,6 +25,7 @@ KINDS: dict[str, RunKind] = {k.name: k for k in (
     probe.KIND,
     setfit_kind.KIND,
     predict_file.KIND,
+    speed_job.KIND,
 )}
 
 

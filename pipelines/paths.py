@@ -2,8 +2,9 @@
 
 One home folder (``WORKBENCH_HOME``, default: the repository root) holds ``data/``
 (prepared datasets, uploads) and ``models/`` (run folders, the store, converted model
-weights). The model cache can live elsewhere (``WORKBENCH_MODEL_CACHE``) so that test
-workspaces reuse weights that were converted once.
+weights). The model cache follows the home (``<home>/models/cache``) unless
+``WORKBENCH_MODEL_CACHE`` names another folder, so that test workspaces reuse weights that were
+converted once: a user who moves the home to another disk moves the gigabytes of weights with it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def store_path() -> Path:
 
 
 def model_cache_dir() -> Path:
-    return Path(os.environ.get("WORKBENCH_MODEL_CACHE", REPO_ROOT / "models" / "cache")).resolve()
+    """``WORKBENCH_MODEL_CACHE`` if set, else ``models/cache`` under the home (the repository by default)."""
+    return Path(os.environ.get("WORKBENCH_MODEL_CACHE") or models_dir() / "cache").resolve()
 
 
 def ensure_dirs() -> None:

@@ -7,7 +7,8 @@ Pure pandas (no Streamlit): the Compare page shows :func:`display_table`, the Ex
 
 The columns, their headers and directions come from :mod:`pipelines.columns` (the registry of
 metric columns). "Best" is per column and direction (e.g. highest accuracy, lowest energy).
-Ties are all marked; missing values never win. Text formats mark the best cell (bold in
+Ties are all marked; missing values never win; speed figures measured under very different load
+never compete (:func:`speed_note` says which were left out). Text formats mark the best cell (bold in
 Markdown/LaTeX, ``*`` in plain text); CSV and JSON stay numeric and name the columns a run is
 best in (``best_in``). LaTeX is written by pandas' ``Styler.to_latex``.
 """
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler  # imported with the module: pandas loads it lazily, ~0.2 s
 
+from . import speed
 from .columns import MetricColumn, best_rule, table_columns
 
 BEST_MARK = " ★"
@@ -33,21 +35,56 @@ def _finite(v) -> bool:
     return v is not None and isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(float(v))
 
 
+def is_speed(col: MetricColumn) -> bool:
+    """Latency and throughput: figures that move with the machine's load, not only with the model."""
+    return bool(col.source) and col.source[0] == "speed"
+
+
 def best_cells(runs: pd.DataFrame) -> dict[str, set[str]]:
-    """Column key → run ids holding the best value (ties included; NaN never best)."""
+    """Column key → run ids holding the best value (ties included; NaN never best).
+
+    Speed columns compete only among figures measured under similar load (the quietest load
+    band present, :func:`pipelines.speed.comparable_mask`): a figure from a quiet machine
+    beside one from a machine three times overloaded says nothing about the two models.
+    """
     out: dict[str, set[str]] = {}
     ids = np.asarray(runs["run_id"] if "run_id" in runs.columns else runs.index, dtype=object)
+    speed_ok = _speed_comparable(runs)
     for col in table_columns():
         if col.key not in runs.columns:
             continue
         v = pd.to_numeric(runs[col.key], errors="coerce").to_numpy(dtype=np.float64)
-        ok = np.isfinite(v)
+        ok = np.isfinite(v) & (speed_ok if is_speed(col) else True)
         if not ok.any():
             out[col.key] = set()
             continue
         target = v[ok].max() if col.higher_is_better else v[ok].min()
         out[col.key] = set(ids[ok & np.isclose(v, target, rtol=1e-9, atol=0)])
     return out
+
+
+def _speed_comparable(runs: pd.DataFrame) -> np.ndarray:
+    if "speed_band" not in runs.columns:
+        return np.ones(len(runs), dtype=bool)
+    return speed.comparable_mask(runs["speed_band"].astype(object)).to_numpy(dtype=bool)
+
+
+def speed_note(runs: pd.DataFrame) -> str | None:
+    """The footnote when some speed figures were kept out of the ★ (None when none were)."""
+    if "speed_band" not in runs.columns or runs.empty:
+        return None
+    cols = [c for c in ("latency_ms", "throughput") if c in runs.columns]
+    if not cols:
+        return None
+    measured = runs[cols].apply(pd.to_numeric, errors="coerce").notna().any(axis=1).to_numpy()
+    left_out = measured & ~_speed_comparable(runs)
+    if not left_out.any():
+        return None
+    names = ", ".join(str(x) for x in runs.loc[left_out, "label" if "label" in runs.columns else "run_id"].head(4))
+    more = " …" if left_out.sum() > 4 else ""
+    return (f"Speed ★ only between figures measured under similar load: {names}{more} measured under "
+            "heavier load (or with no load recorded) compete for no ★. Re-measure their speed on a quieter "
+            "machine (Runs page, or `python -m pipelines runs measure-speed RUN`).")
 
 
 def _sig(v: float, digits: int) -> str:
@@ -148,7 +185,8 @@ def to_markdown(runs: pd.DataFrame, caption: str | None = None) -> str:
     lines += ["| " + " | ".join(_md_escape(str(v)) for v in row) + " |" for row in t.itertuples(index=False)]
     if caption:
         lines = [caption, ""] + lines
-    return "\n".join(lines) + f"\n\nBold: best value in its column ({best_rule()}).\n"
+    note = speed_note(runs)
+    return "\n".join(lines) + f"\n\nBold: best value in its column ({best_rule()}).\n" + (f"{note}\n" if note else "")
 
 
 _LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
@@ -191,7 +229,8 @@ def to_text(runs: pd.DataFrame) -> str:
 
     out = [line(cols), line("-" * w for w in widths)]
     out += [line(row) for row in t.itertuples(index=False)]
-    return "\n".join(out) + "\n* best in column\n"
+    note = speed_note(runs)
+    return "\n".join(out) + "\n* best in column\n" + (f"{note}\n" if note else "")
 
 
 def per_class_table(per_class: pd.DataFrame, metric: str = "f1") -> pd.DataFrame:

@@ -7,7 +7,7 @@ in the hover text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,29 @@ def _hover_numbers(row: pd.Series) -> str:
     """Every table column but the quality ones, one per line: name, value, unit."""
     return "".join(f"<br>{c.name} {theme.fmt(row.get(c.key))} {c.unit}".rstrip()
                    for c in columns.table_columns() if c.role != "quality")
+
+
+LABEL_CHARS = 22  # a point label longer than this is cut (the whole name is in the hover and the legend)
+
+
+def short_label(label: str, n: int = LABEL_CHARS) -> str:
+    """``"2 2-shot/class label (classify)"`` → ``"2 2-shot/class label…"``: point labels stay short."""
+    label = " ".join(str(label).split())
+    return label if len(label) <= n else label[: n - 1].rstrip(" ·-/(") + "…"
+
+
+def label_positions(xs: Sequence[float], log_x: bool = False) -> list[str]:
+    """Text positions of the frontier's labels, by x order: alternately above and below, so neighbours
+    on the (rising) frontier do not print over each other; the first and last lean inwards so the plot
+    edge does not cut them."""
+    v = np.asarray([np.log10(x) if log_x and x > 0 else x for x in xs], dtype=np.float64)
+    order = np.argsort(v, kind="stable")
+    out = [""] * len(v)
+    for rank, i in enumerate(order):
+        vert = "top" if rank % 2 == 0 else "bottom"
+        horiz = "right" if rank == 0 and len(v) > 1 else "left" if rank == len(v) - 1 and len(v) > 1 else "center"
+        out[i] = f"{vert} {horiz}"
+    return out
 
 
 def _marker_sizes(values: pd.Series, lo: float = 10, hi: float = 30) -> np.ndarray:
@@ -92,20 +115,25 @@ def pareto_chart(runs: pd.DataFrame, x: str = "energy_kwh", y: str = "macro_f1",
                       + _hover_numbers(row)
                       + ("<br><i>on the Pareto frontier</i>" if row["_front"] else "") + "<extra></extra>")
     front_flags = [bool(f) for f in d["_front"]]
+    positive = d["_x"] > 0
+    span = d["_x"].max() / d["_x"][positive].min() if positive.any() else 1
+    log_x = bool(span > 30 and positive.all())
+    front_ids = [rid for rid, f in zip(d.index, front_flags) if f]
+    where = dict(zip(front_ids, label_positions([float(d.at[r, "_x"]) for r in front_ids], log_x)))
     if len(d) <= max_legend:  # one trace per run: a legend entry each
         traces = []
         for i, rid in enumerate(d.index):
             on_front, label = front_flags[i], str(d.at[rid, "label"])
             trace = {
                 "type": "scatter", "x": [float(d.at[rid, "_x"])], "y": [float(d.at[rid, "_y"])],
-                "mode": "markers+text" if on_front else "markers", "textposition": "top center",
-                "textfont": {"size": 11, "color": "#333"}, "name": label, "legendgroup": rid,
+                "mode": "markers+text" if on_front else "markers", "textposition": where.get(rid, "top center"),
+                "textfont": {"size": 11, "color": "#333"}, "name": label, "legendgroup": rid, "cliponaxis": False,
                 "marker": {"color": cmap[rid], "size": float(sizes[i]), "opacity": 0.9,
                            "line": {"color": "#222" if on_front else "#fff", "width": 1.5}},
                 "hovertemplate": hovers[i],
             }
             if on_front:
-                trace["text"] = [label]
+                trace["text"] = [short_label(label)]
             if has_ci and errs[i] != (0.0, 0.0):
                 trace["error_y"] = {"type": "data", "symmetric": False, "array": [errs[i][0]],
                                     "arrayminus": [errs[i][1]], "color": cmap[rid], "thickness": 1.2, "width": 3}
@@ -113,8 +141,9 @@ def pareto_chart(runs: pd.DataFrame, x: str = "energy_kwh", y: str = "macro_f1",
     else:  # many runs: one trace (100 traces cost seconds to build and draw); colours stay per run
         traces = [{
             "type": "scatter", "x": theme.plain_list(d["_x"]), "y": theme.plain_list(d["_y"]), "mode": "markers+text",
-            "text": [str(lab) if f else "" for lab, f in zip(d["label"], front_flags)], "name": "Runs",
-            "textposition": "top center", "textfont": {"size": 11, "color": "#333"}, "hovertemplate": hovers,
+            "text": [short_label(lab) if f else "" for lab, f in zip(d["label"], front_flags)], "name": "Runs",
+            "textposition": [where.get(r, "top center") for r in d.index], "cliponaxis": False,
+            "textfont": {"size": 11, "color": "#333"}, "hovertemplate": hovers,
             "marker": {"color": [cmap[r] for r in d.index], "size": [float(v) for v in sizes], "opacity": 0.85,
                        "line": {"color": ["#222" if f else "#fff" for f in front_flags], "width": 1.5}},
             "error_y": {"type": "data", "symmetric": False, "array": [e[0] for e in errs],
@@ -124,9 +153,6 @@ def pareto_chart(runs: pd.DataFrame, x: str = "energy_kwh", y: str = "macro_f1",
     traces.append({"type": "scatter", "x": theme.plain_list(f["_x"]), "y": theme.plain_list(f["_y"]), "mode": "lines",
                    "line": {"color": "#222", "dash": "dash", "width": 1.5, "shape": "hv"},
                    "name": "Pareto frontier", "hoverinfo": "skip", "legendgroup": "_frontier"})
-    positive = d["_x"] > 0
-    span = d["_x"].max() / d["_x"][positive].min() if positive.any() else 1
-    log_x = bool(span > 30 and positive.all())
     size_words = "latency" if size_col == "latency_ms" else "model size"
     note = f"Marker size: {size_words}. Frontier: runs no other run beats on both axes. Bars: 95% CI."
     if len(missing):
@@ -139,5 +165,5 @@ def pareto_chart(runs: pd.DataFrame, x: str = "energy_kwh", y: str = "macro_f1",
         xaxis["range"] = [0, float(d["_x"].iloc[0]) * 1.6 or 1.0]
     layout = theme.layout(title, height=500, annotations=[theme.note(note, -0.16)], xaxis=xaxis,
                           yaxis={"title": {"text": quality.axis}},
-                          margin={"l": 70, "r": 30, "t": 80, "b": 110 + 20 * bool(len(missing))})
+                          margin={"l": 70, "r": 60, "t": 80, "b": 110 + 20 * bool(len(missing))})
     return theme.figure(traces, reference_lines.add(layout, *reference_lines.reference_layout(reference)))

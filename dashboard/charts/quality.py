@@ -118,7 +118,8 @@ def confusion_difference(cm_a: np.ndarray, cm_b: np.ndarray, labels: Sequence[st
         "type": "heatmap", "z": gain.tolist(), "x": labels, "y": labels, "zmin": -lim, "zmax": lim, "zmid": 0,
         "colorscale": "RdBu", "text": text, "texttemplate": "%{text}", "textfont": {"size": 12},
         "customdata": np.stack([cm_a, cm_b], axis=-1).tolist(),
-        "colorbar": {"title": {"text": "B is…"}, "tickvals": [-lim, 0, lim], "ticktext": ["worse", "same", "better"]},
+        "colorbar": {"title": {"text": "B vs A", "side": "top"}, "tickvals": [-lim, 0, lim],
+                     "ticktext": ["B worse", "same", "B better"], "thickness": 14},
         "hovertemplate": (f"gold %{{y}} → predicted %{{x}}<br>{name_a}: %{{customdata[0]}} texts<br>"
                           f"{name_b}: %{{customdata[1]}} texts<br>change %{{text}} points<extra></extra>"),
     }
@@ -126,7 +127,7 @@ def confusion_difference(cm_a: np.ndarray, cm_b: np.ndarray, labels: Sequence[st
                  "<br>Blue: B better there (more right on the diagonal, fewer mistakes off it); red: B worse.",
                  -0.2, size=11)
     return theme.figure([trace], theme.layout(
-        title, height=480, width=max(620, 200 + 110 * len(labels)), legend_title=None, annotations=[note],
-        margin={"l": 70, "r": 30, "t": 80, "b": 120},
+        title, height=480, width=max(680, 260 + 110 * len(labels)), legend_title=None, annotations=[note],
+        margin={"l": 70, "r": 110, "t": 80, "b": 120},  # the colour bar and its tick words sit in the right margin
         xaxis={"title": {"text": "Predicted class"}, "showgrid": False},
         yaxis={"title": {"text": "Gold class"}, "autorange": "reversed", "showgrid": False}))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, collapse_view, compare_state, state, verdict_view
+from dashboard import charts, collapse_view, compare_state, speed_view, state, verdict_view
 from dashboard.charts import CONFUSION_MAX
 from pipelines import collapse, columns, verdict
 
@@ -48,6 +48,7 @@ st.dataframe(sel.table(ranked), hide_index=True, key="compare_table")
 st.caption(f"★ best in its column ({columns.best_rule()}). ± is half the 95% bootstrap CI on the test split. "
            "Energy and CO2eq cover training and evaluation; latency is per text at batch 1, throughput texts per "
            "second at batch 32.")
+speed_view.show(comp.runs)  # speed stars only under similar load; re-measure the loaded ones
 
 # ------------------------------------------------------------------ Pareto
 st.subheader("Quality vs cost", anchor="cost")

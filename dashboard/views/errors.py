@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import analysis, charts, state
+from dashboard.visible_text import has_controls, visible
 from pipelines.runfolder import RunFolder
 from pipelines.runs import PROB_PREFIX
 
@@ -75,7 +76,7 @@ if shown.empty:
     st.success("Nothing to show for these filters.")
     st.stop()
 
-display = pd.DataFrame({"id": shown["id"], "text": shown["text"], "gold": shown["gold"]})
+display = pd.DataFrame({"id": shown["id"], "text": shown["text"].map(visible), "gold": shown["gold"]})
 colcfg = {"text": st.column_config.TextColumn(width="large")}
 for r in preds:
     n = names[r]
@@ -90,9 +91,12 @@ st.dataframe(display.head(MAX_ROWS), hide_index=True, column_config=colcfg, heig
 st.subheader("One example in detail")
 ids = shown["id"].head(MAX_ROWS).tolist()
 pick = st.selectbox("Example", ids, key="err_example",
-                    format_func=lambda i: f"#{i} · " + str(shown.loc[shown["id"] == i, "text"].iloc[0])[:110])
+                    format_func=lambda i: f"#{i} · " + visible(shown.loc[shown["id"] == i, "text"].iloc[0])[:110])
 row = shown[shown["id"] == pick].iloc[0]
-st.markdown(f"> {row['text']}")
+st.code(visible(row["text"]), language=None, wrap_lines=True)  # as written: no markdown, controls as escapes
+if has_controls(row["text"]):
+    st.caption("`\\x80`–`\\x9f` escapes: bytes a Windows code page uses for quotes and dashes, read here as "
+               "control characters. Prepare the file again with its encoding (the Data page detects it).")
 st.markdown(f"**Gold:** `{row['gold']}`")
 colors = state.run_colors()
 cols = st.columns(min(3, len(preds)))

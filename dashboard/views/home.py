@@ -67,7 +67,7 @@ def _active_jobs() -> None:
     if _finished_count(rows) != st.session_state.get("home_finished"):
         st.rerun()  # a job ended: redraw the whole page so the leaderboard and counts catch up
     jobs_now = [j for j in rows if j["status"] in ("queued", "running")]
-    recent = [j for j in state.job_rows(limit=20) if j["status"] in ("done", "failed", "cancelled")][:5]
+    recent = widgets.recently_finished(rows)
     st.subheader("Jobs")
     if not jobs_now and not recent:
         st.info("No jobs yet: queue the demo above, or configure runs on the Runs page.")
@@ -80,9 +80,13 @@ def _active_jobs() -> None:
     else:
         st.caption("Nothing running.")
     if recent:
-        with st.expander(f"Recently finished ({len(recent)})", expanded=not jobs_now):
+        ended = _finished_count(rows)
+        with st.expander(f"Recently finished ({len(recent)} of {ended})" if ended > len(recent)
+                         else f"Recently finished ({ended})", expanded=not jobs_now):
             for j in recent:
                 widgets.job_line(j)
+            if ended > len(recent):
+                st.caption("Older jobs are on the Runs page.")
 
 
 _active_jobs()

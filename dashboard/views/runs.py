@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import forms, services, state, widgets
+from dashboard import estimate_view, forms, services, state, widgets
 from dashboard.prompt_editor import prompt_editor
 from pipelines import configs
 from pipelines.assets import ASSETS
@@ -91,6 +91,7 @@ def configure(kind: str, cls: type, main: list[str]) -> None:
         errors.append("Seeds and a sweep grid together: repeat one configuration over seeds, or sweep a grid.")
     for e in errors:
         st.error(e)
+    estimate_view.show(kind, cfgs)  # expected duration from what this machine measured, and a cap
     if seeds > 1 and cfgs:
         n = len(cfgs) * seeds
         st.button(f"Queue {len(cfgs)} seed group{'s' if len(cfgs) != 1 else ''} ({n} {kind} jobs)", type="primary",

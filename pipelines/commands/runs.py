@@ -1,4 +1,4 @@
-"""``runs list|show|delete``: the finished runs in the store."""
+"""``runs list|show|delete|measure-speed``: the finished runs in the store."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def register(sub) -> None:
     dp = rsub.add_parser("delete", help="delete a run (store row and folder)")
     dp.add_argument("run_id", nargs="+")
     dp.set_defaults(func=_delete)
+    mp = rsub.add_parser("measure-speed", help="queue speed-only jobs that measure runs' latency and throughput "
+                                               "again (one at a time; the run folders stay as they are)")
+    mp.add_argument("run_id", nargs="+")
+    mp.add_argument("--now", action="store_true", help="measure here and now, one run after the other, "
+                                                       "instead of queueing for the worker")
+    mp.set_defaults(func=_measure_speed)
 
 
 def _list(args) -> int:
@@ -79,3 +85,34 @@ def _delete(args) -> int:
         runfiles.delete_run(store, run_id)
         print(f"deleted {run_id}")
     return 0
+
+
+def _measure_speed(args) -> int:
+    """Queue (or run here) one ``speed`` job per run; print each figure and its load when run here."""
+    from .. import speed
+    from ..jobs import run_now
+    from ..speed_job import queue
+
+    store = Store()
+    for run_id in args.run_id:
+        _get(run_id)
+    if not args.now:
+        ids = queue(store, list(args.run_id))
+        skipped = len(args.run_id) - len(ids)
+        print(f"queued {len(ids)} speed job(s): {', '.join(f'#{i}' for i in ids) or '-'}"
+              + (f" ({skipped} already queued)" if skipped else "")
+              + "; a worker runs them one at a time (`python -m pipelines worker`)")
+        return 0
+    failed = 0
+    for run_id in args.run_id:
+        job = run_now("speed", {"run_id": run_id}, store)
+        if job["status"] != "done":
+            failed += 1
+            print(f"{run_id}: {job['status']}: {(job.get('error') or '').splitlines()[0] if job.get('error') else ''}")
+            continue
+        m = (store.get(speed.NAMESPACE, run_id) or {}).get("measurements", [{}])[-1]
+        flag = "CONTENDED" if m.get("contended") else "uncontended"
+        print(f"{run_id}: {m.get('latency_ms', float('nan')):.2f} ms/text, {m.get('throughput', float('nan')):.1f} "
+              f"texts/s · load {m.get('load_1m')} on {m.get('cores')} cores, other work {m.get('others_load')} "
+              f"({flag})")
+    return 1 if failed else 0
