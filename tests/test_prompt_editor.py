@@ -1,0 +1,49 @@
+"""The Runs page shows the exact prompt before queueing and queues an edited template verbatim."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipelines.prompt_preview import render
+from pipelines.store import Store
+
+ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def own_store(tmp_path, monkeypatch, rt_small):
+    """A store of its own with a registered live 'worker' (this process): queued jobs stay queued."""
+    path = tmp_path / "editor.sqlite"
+    monkeypatch.setenv("WORKBENCH_STORE", str(path))
+    store = Store(path)
+    store.upsert_dataset(rt_small.info)
+    store.put("worker", "current", {"pid": os.getpid(), "started_at": 0})
+    return store
+
+
+def test_runs_page_previews_and_queues_the_edited_prompt(own_store, rt_small):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ENTRY), default_timeout=120)
+    at.query_params.update({"dataset": "rt_small"})
+    at.run()
+    at.switch_page("views/runs.py")
+    at.query_params.update({"dataset": "rt_small"})
+    at.run()
+    at.radio(key="runs_kind").set_value("Prompt an LLM (zero/few-shot)").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("template **review**" in e.label for e in at.expander)  # the resolved name, not "(default)"
+    prompt, _ = render({"dataset": "rt_small", "mode": "zero"}, rt_small)
+    assert prompt in [c.value for c in at.code]
+    (area,) = [t for t in at.text_area if t.key.startswith("prompt_template_")]
+    edited = area.value.replace("name: review", "name: snippet").replace("Read the movie review", "Judge the snippet")
+    area.set_value(edited).run()
+    assert any(c.value.startswith("Judge the snippet") for c in at.code)
+    at.button(key="prompt_queue").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (job,) = [j for j in own_store.jobs() if j["kind"] == "prompt"]
+    assert job["config"]["template"] == edited
