@@ -1,13 +1,18 @@
 """One end-to-end check in a real browser: a real ``streamlit run dashboard/Home.py`` server,
 driven by Playwright with Debian's chromium (no browser download).
 
-The server runs in its own workspace (so the worker it starts sees only the demo jobs) and
-its own process group. The demo runs on the "tiny" profile (WORKBENCH_DEMO_PROFILE=tiny):
-real MiniLM fine-tunes, shrunk to seconds. The test follows a user: queue the demo on Home,
-watch it finish, see Compare's charts, get a side-by-side prediction in Playground, and
-download an SVG chart and a CSV table from Export. It also saves a full-page screenshot of
-every page into its workspace's ``screenshots/`` folder (or ``WORKBENCH_SCREENSHOTS``), to look
-at; the README's screenshots come from a real demo (``docs/screenshots.py``).
+The server runs in its own, empty workspace (so the worker it starts sees only this test's
+jobs) and its own process group. The test follows a user who brings their own spreadsheet and
+never opens a terminal (issue 11's acceptance): upload a Windows-1252 CSV with bare carriage
+returns inside unquoted fields and HTML in some texts, see the detected encoding and the
+preview, pick the columns, prepare; queue SmolLM2 zero-shot on a few test texts from the Runs
+page (which queues the TF-IDF reference too, the cheap run), read the duration estimate,
+wait for both, read the result and any collapse warning on Compare, get a side-by-side
+prediction in Playground and download an SVG chart and a CSV table from Export. Every request
+the page makes is recorded and must go to 127.0.0.1 (nothing leaves the machine). A full-page
+screenshot of each step goes into the workspace's ``screenshots/`` folder (or
+``WORKBENCH_SCREENSHOTS``), to look at; the README's screenshots come from a real demo
+(``docs/screenshots.py``).
 """
 
 from __future__ import annotations
@@ -17,16 +22,16 @@ import io
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
-from tests.browser_support import CHROMIUM, REPO, VIEWPORT, full_page_screenshot, start_dashboard, stop_process_group
+from tests.browser_support import CHROMIUM, VIEWPORT, full_page_screenshot, start_dashboard, stop_process_group
+from tests.own_data_files import tweet_rows, write_tweets_csv
 
-DEMO_DATASET = "rotten_tomatoes-1200"
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,7 +44,8 @@ expect = sync_api.expect
 
 def _stop_helpers(home: Path) -> None:
     """Stop the worker and predictor service the dashboard started (each in its own session)."""
-    from pipelines.store import Store, _pid_alive
+    from pipelines.procs import pid_alive as _pid_alive
+    from pipelines.store import Store
 
     store = Store(home / "models" / "workbench.sqlite")
     pids = set()
@@ -61,13 +67,8 @@ def _stop_helpers(home: Path) -> None:
 
 @pytest.fixture(scope="session")
 def dashboard_server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("browser-home")
-    # A 1,200-snippet sample of the embedded dataset (120 test texts), so evaluation takes seconds.
-    env = {**os.environ, "WORKBENCH_HOME": str(home)}
-    env.pop("WORKBENCH_STORE", None)
-    subprocess.run([sys.executable, "-m", "pipelines", "data", "prepare", "rotten_tomatoes", "--max-rows", "1200"],
-                   cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
-    proc, url = start_dashboard(home, {"WORKBENCH_DEMO_PROFILE": "tiny", "WORKBENCH_DEMO_DATASET": DEMO_DATASET})
+    home = tmp_path_factory.mktemp("browser-home")  # empty: no dataset, no run, no job
+    proc, url = start_dashboard(home, {"WORKBENCH_DEMO_PROFILE": "tiny"})
     yield {"url": url, "home": home}
     stop_process_group(proc)
     _stop_helpers(home)
@@ -95,82 +96,138 @@ def _goto(page, url: str, title: str) -> None:
     expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=60_000)
 
 
-def test_demo_to_prediction_and_downloads(dashboard_server, browser, tmp_path):
+def _pick(page, label: str, option: str) -> None:
+    """Choose ``option`` in the Streamlit select box labelled ``label``, as a user does (open, click)."""
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def _requests_stay_local(page) -> list[str]:
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    return seen
+
+
+def test_own_csv_to_comparison_prediction_and_downloads(dashboard_server, browser, tmp_path):
+    from pipelines import collapse
+    from pipelines.compare import load_comparison
     from pipelines.store import Store
 
     url, home = dashboard_server["url"], dashboard_server["home"]
     store = Store(home / "models" / "workbench.sqlite")
+    # 600 tweets in cp1252: 20 with bare CRs inside unquoted fields, 30 with HTML
+    csv_path = write_tweets_csv(tmp_path / "mes tweets.csv", tweet_rows(600, breaks=20, url_tail=6, html=30))
     page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
     page.set_default_timeout(60_000)
+    requests = _requests_stay_local(page)
 
-    # Home: queue the tiny demo, then watch the jobs finish on the page itself.
+    # Home: an empty workspace says where to start.
     _goto(page, url, "Text-classification workbench")
-    page.get_by_role("button", name="Queue the demo").click()
-    expect(page.get_by_text(re.compile(r"Queued \d+ job")).first).to_be_visible()
+    expect(page.get_by_text("No dataset prepared yet")).to_be_visible()
+    _screenshot(page, "01-home-empty")
+
+    # Data: upload, see the detected encoding and the preview, pick the columns, prepare.
+    _goto(page, url + "/data", "Data")
+    page.get_by_role("tab", name="Upload a file").click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(csv_path))
+    expect(page.get_by_text(re.compile(r"Encoding: cp1252"))).to_be_visible(timeout=90_000)
+    expect(page.get_by_text(re.compile(r"CSV · 600 rows · 2 columns"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"20 rows hold a carriage return inside a field"))).to_be_visible()
+    _pick(page, "Label column", "sentiment")
+    _no_exception(page)
+    _screenshot(page, "02-data-preview")
+    page.get_by_role("button", name=re.compile(r"^Save as")).click()
+    expect(page.get_by_text(re.compile(r"Saved dataset"))).to_be_visible(timeout=240_000)
+    _no_exception(page)
+    _screenshot(page, "03-data-prepared")
+    [ds] = store.datasets()
+    assert ds["n_train"] + ds["n_validation"] + ds["n_test"] == 600, "every row kept, none cut at a CR"
+
+    # Runs: SmolLM2 zero-shot on 12 test texts; the estimate is shown before queueing.
+    _goto(page, url + "/runs", "Runs")
+    page.get_by_text("Prompt an LLM (zero/few-shot)").click()
+    page.get_by_label("max test samples", exact=True).fill("12")
+    page.get_by_label("max test samples", exact=True).press("Tab")
+    page.get_by_text("All settings").click()
+    page.get_by_label("speed samples", exact=True).fill("4")
+    page.get_by_label("speed samples", exact=True).press("Tab")
+    expect(page.get_by_text("Estimated duration on this machine")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"nothing measured on this machine yet"))).to_be_visible()
+    _screenshot(page, "04-runs-estimate")
+    page.get_by_role("button", name="Queue 1 prompt job").click()
+    expect(page.get_by_text(re.compile(r"Queued 1 prompt job")).first).to_be_visible()
     queued = store.jobs()
-    assert queued and all(j["status"] in ("queued", "running") for j in queued)
-    expect(page.get_by_text("Nothing running.")).to_be_visible(timeout=540_000)
+    assert sorted(j["kind"] for j in queued) == ["prompt", "tfidf"], "the TF-IDF reference comes along"
+    prompt_cfg = next(j["config"] for j in queued if j["kind"] == "prompt")
+    assert (prompt_cfg["model"], prompt_cfg["max_test_samples"], prompt_cfg["speed_samples"]) == ("smollm2", 12, 4)
+
+    # Home: watch both finish on the page itself.
+    _goto(page, url, "Text-classification workbench")
+    expect(page.get_by_text("Nothing running.")).to_be_visible(timeout=420_000)
     jobs = store.jobs()
-    assert [j["status"] for j in jobs] == ["done"] * len(queued), [(j["id"], j["status"], j["error"]) for j in jobs]
+    assert [j["status"] for j in jobs] == ["done"] * 2, [(j["id"], j["status"], j["error"]) for j in jobs]
     runs = store.runs()
-    assert len(runs) == sum(j["kind"] != "prepare" for j in queued) >= 2
-    assert {r["dataset_id"] for r in runs} == {DEMO_DATASET}
-    # the page redrew itself when the jobs ended: the leaderboard is there, and still there after a reload
-    expect(page.get_by_text(f"No runs on `{DEMO_DATASET}` yet")).to_have_count(0)
-    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
-    page.reload()
+    assert len(runs) == 2 and {r["dataset_id"] for r in runs} == {ds["id"]}
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     _no_exception(page)
-    _screenshot(page, "home")
+    _screenshot(page, "05-home-done")
 
-    # Compare: one chart per section, no refusal.
+    # Compare: the result, and the collapse warning exactly when a run collapsed.
     _goto(page, url + "/compare", "Compare runs")
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=90_000)
     assert page.locator(".js-plotly-plot").count() >= 3
+    for r in runs:
+        expect(page.get_by_test_id("stDataFrame").first).to_contain_text(r["name"])
+    collapsed = collapse.collapsed_runs(load_comparison(store, ds["id"]))
+    for item in collapsed:
+        expect(page.get_by_text(item["warning"][:60]).first).to_be_visible()
     _no_exception(page)
-    _screenshot(page, "compare")
+    _screenshot(page, "06-compare")
 
-    # Playground: one text, every run side by side with probabilities and latency.
+    # Runs again: the next estimate for this model comes from what was just measured here.
+    _goto(page, url + "/runs", "Runs")
+    page.get_by_text("Prompt an LLM (zero/few-shot)").click()
+    expect(page.get_by_text(re.compile(r"from 1 run\(s\) measured here"))).to_be_visible()
+    _no_exception(page)
+    _screenshot(page, "07-runs-measured-estimate")
+
+    # Playground: one text, both runs side by side with probabilities and latency.
     _goto(page, url + "/playground", "Playground")
-    page.get_by_label("Text", exact=True).fill("A gripping, beautifully shot film with a terrific cast.")
+    page.get_by_label("Text", exact=True).fill("“génial” – merci et bravo, très réussi")
     page.get_by_label("Text", exact=True).press("Control+Enter")
     page.get_by_role("button", name="Predict").click()
-    shown = min(3, len(runs))  # the page opens with the three best runs selected
-    expect(page.get_by_text("Prediction:").nth(shown - 1)).to_be_visible(timeout=180_000)
-    assert page.get_by_text("Prediction:").count() == shown
+    expect(page.get_by_text("Prediction:").nth(len(runs) - 1)).to_be_visible(timeout=180_000)
+    assert page.get_by_text("Prediction:").count() == len(runs)
     expect(page.get_by_text(" ms").first).to_be_visible()
     _no_exception(page)
-    _screenshot(page, "playground")
+    _screenshot(page, "08-playground")
 
     # Export: an SVG chart and the metrics CSV, checked for content.
     _goto(page, url + "/export", "Export")
     with page.expect_download(timeout=120_000) as dl:
         page.get_by_role("button", name="SVG").first.click()
     svg = Path(dl.value.path()).read_text()
-    assert svg.lstrip().startswith("<svg") or "<svg" in svg[:500]
-    assert "</svg>" in svg
+    assert "<svg" in svg[:500] and "</svg>" in svg
     with page.expect_download() as dl:
         page.get_by_role("button", name="Metrics CSV").click()
     rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text())))
     assert len(rows) == len(runs)
-    names = {r["name"] for r in runs}
-    assert names <= {v for row in rows for v in row.values()}, (names, rows[0])
+    assert {r["name"] for r in runs} <= {v for row in rows for v in row.values()}, (runs, rows[0])
     _no_exception(page)
-    _screenshot(page, "export")
+    _screenshot(page, "09-export")
 
-    # The remaining pages render without an exception; screenshots for the README.
-    _goto(page, url + "/data", "Data")
-    page.get_by_role("button", name="Compute").click()  # token lengths, computed in the predictor service
-    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=120_000)  # class balance + histogram
-    _no_exception(page)
-    _screenshot(page, "data")
+    # The remaining pages render without an exception.
     _goto(page, url + "/models", "Models")
     page.get_by_role("button", name="Search", exact=True).click()  # offline here: the installed catalog answers
     expect(page.get_by_text("candidate(s) from the installed catalog")).to_be_visible()
     _no_exception(page)
-    _screenshot(page, "models")
-    for path, title, name in (("/runs", "Runs", "runs"), ("/errors", "Errors", "errors")):
-        _goto(page, url + path, title)
-        _no_exception(page)
-        _screenshot(page, name)
+    _screenshot(page, "10-models")
+    _goto(page, url + "/errors", "Errors")
+    _no_exception(page)
+    _screenshot(page, "11-errors")
     page.close()
+
+    outside = sorted({u for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
+                      and urlparse(u).hostname not in LOCAL_HOSTS})
+    assert not outside, f"requests left the machine: {outside}"
+    assert len(requests) > 50, "the recorder saw the page's requests"
