@@ -304,8 +304,10 @@ class PromptConfig(RunConfig):
     k: int = _field(2, "few-shot examples per class (multi-label: per label, k with it and k without)", Range(1, 64))
     scoring: str = _field("label", "label: log-likelihood of each label word (never invalid); generate: free answer "
                           "parsed against the labels", choices=["label", "generate"])
-    template: str | None = _field(None, "prompt template name in pipelines/prompts/ or a YAML path; default review "
-                                  "for sentiment labels, else classify (single-label) / yesno (multi-label)")
+    template: str | None = _field(None, "prompt template name in pipelines/prompts/, a YAML path or YAML text; "
+                                  "default: review where the dataset describes itself as reviews with sentiment "
+                                  "labels, else dataset (worded from its description; single-label) / yesno "
+                                  "(multi-label)")
     calibrate: bool = _field(False, "contextual calibration: divide label probabilities by those of content-free "
                              "inputs and renormalise (label scoring)")
     calibration: str = _field("content_free", "calibration inputs: the template's content-free strings (N/A, empty, "
