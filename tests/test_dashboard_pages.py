@@ -76,14 +76,14 @@ def test_no_torch_in_the_dashboard_process(two):
         "import sys\n"
         "from streamlit.testing.v1 import AppTest\n"
         f"at = AppTest.from_file({str(ENTRY)!r}, default_timeout=120).run()\n"
-        "for p in ['home', 'data', 'models', 'runs', 'compare', 'playground', 'errors', 'export']:\n"
+        f"for p in {sorted(v.stem for v in (ENTRY.parent / 'views').glob('*.py'))!r}:\n"  # every page there is
         "    at.switch_page(f'views/{p}.py').run()\n"
         "    assert not at.exception, (p, [e.value for e in at.exception])\n"
         "at.switch_page('views/models.py').run()\n"
         "at.selectbox(key='m_task').set_value('LLMs (to prompt)')\n"
         "at.button[0].click().run()\n"  # a catalog search reads safetensors/GGUF headers, no torch
         "assert at.dataframe and not at.exception\n"
-        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))\n")
+        "print(sorted(m for m in ('torch', 'transformers', 'peft', 'ray') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
                          env=os.environ.copy())
     assert out.returncode == 0, out.stderr[-3000:]
