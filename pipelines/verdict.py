@@ -9,8 +9,8 @@ It reads every caveat it knows and never calls a run best without saying it: a r
 part of the test split, a run whose predictions collapsed onto one class, a run trained with
 one seed (seed noise is often as large as the gaps between models), and the case the
 workbench exists to catch — the TF-IDF reference being as good, at a tiny fraction of the
-energy. Speed "under load" is not a caveat yet: speed records the threads it ran on, not the
-machine's load.
+energy — and speed measured while other work loaded the machine (``contended`` in
+:mod:`pipelines.speed`), which makes a latency ratio unreliable.
 
 :func:`plan` decides which runs matter and which paired tests are needed; :func:`build`
 turns a plan, the test results and the caveats into a :class:`Verdict` (pure);
@@ -229,6 +229,17 @@ def _ratio_to(comp: Any, ids: Sequence[str], other: str, col: str) -> float:
     return mine / base if np.isfinite(base) and base > 0 and np.isfinite(mine) and mine > 0 else math.nan
 
 
+def _under_load(comp: Any, ids: Sequence[str]) -> bool:
+    """Was any of these runs' speed measured while other work loaded the machine (:mod:`pipelines.speed`)?"""
+    for rid in ids:
+        flag = comp.runs.at[rid, "speed_contended"] if "speed_contended" in comp.runs else None
+        if flag is None or (isinstance(flag, float) and math.isnan(flag)):
+            flag = ((comp.metrics.get(rid) or {}).get("speed") or {}).get("contended")
+        if flag is True or flag == 1:
+            return True
+    return False
+
+
 def _run_caveats(comp: Any, rid: str, collapsed: Mapping[str, str]) -> list[str]:
     out = []
     sub = (comp.metrics.get(rid) or {}).get("test_subset")
@@ -284,7 +295,10 @@ def build(comp: Any, p: Plan, results: Mapping[tuple[str, str], Mapping[str, Any
         if np.isfinite(energy):
             v.claims.append(Claim(f"It uses {_ratio(energy)} the reference's energy to train and evaluate.", "energy"))
         if np.isfinite(latency):
-            v.claims.append(Claim(f"It takes {_ratio(latency)} the reference's time per text.", "cost"))
+            loaded = _under_load(comp, [*best.ids, p.reference])
+            v.claims.append(Claim(f"It takes {_ratio(latency)} the reference's time per text" + (
+                " (speed measured under load: re-measure on a quiet machine before trusting this ratio)"
+                if loaded else "") + ".", "cost"))
     elif p.best_is_reference:
         v.claims.append(Claim(f"The {REFERENCE_LABEL} is as good or better than every other run: the transformer "
                               "is not worth its cost here.", "quality"))

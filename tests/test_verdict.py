@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from pipelines import cli, sweeps, verdict
@@ -105,6 +106,14 @@ def test_a_test_subset_run_says_so(strong, majority, weak_reference):
     comp.metrics[strong] = {**comp.metrics[strong], "test_subset": {"n": 60, "of": 120}}  # as a prompt run records it
     text = verdict.verdict_for(comp).text()
     assert "scores highest" in text and "scored on only 60 of the 120 test texts (a test subset)" in text
+
+
+def test_speed_measured_under_load_says_so(strong, weak_reference):
+    comp = load_comparison(Store(), run_ids=[strong, weak_reference])
+    comp.runs["speed_contended"] = pd.Series([False, False], index=comp.runs.index, dtype=object)
+    assert "under load" not in verdict.verdict_for(comp).text()
+    comp.runs["speed_contended"] = pd.Series([True, None], index=comp.runs.index, dtype=object)  # as speed.py flags
+    assert "speed measured under load" in verdict.verdict_for(comp).text()
 
 
 def test_seed_group_reads_as_its_spread(seed_group, strong):
