@@ -19,13 +19,32 @@ log = logging.getLogger(__name__)
 KIND = "tfidf"
 
 
+def counts_as_reference(kind: str, config: dict[str, Any], metrics: dict[str, Any]) -> bool:
+    """A TF-IDF run trained on the whole train split and scored on the whole test split (a learning-curve
+    point on fewer labels, or a run on a test subset, is not the line every other run is read against)."""
+    return kind == KIND and not config.get("max_train_samples") and not metrics.get("test_subset")
+
+
 def reference_run(store: Store, dataset_id: str) -> dict[str, Any] | None:
-    """The newest reference run on the dataset's current split, or None."""
+    """The reference run on the dataset's current split (a plain run before a curve's "all" point, newest
+    first), or None."""
+    from .runfolder import RunFolder
+
     ds = store.dataset(dataset_id)
     if ds is None:
         return None
-    rows = [r for r in store.runs(dataset_id=dataset_id, split_hash=ds["split_hash"]) if r["kind"] == KIND]
-    return rows[-1] if rows else None
+    found = []
+    for row in store.runs(dataset_id=dataset_id, split_hash=ds["split_hash"]):
+        if row["kind"] != KIND:
+            continue
+        try:
+            folder = RunFolder(row["path"])
+            config, metrics = folder.read_config().get("config") or {}, folder.read_metrics()
+        except (OSError, ValueError):
+            continue
+        if counts_as_reference(row["kind"], config, metrics):
+            found.append((not config.get("nested_subsample"), row["created_at"], row))
+    return max(found, key=lambda f: f[:2])[2] if found else None
 
 
 def _pending_job(store: Store, dataset_id: str) -> int | None:

@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from . import columns
+from .reference import KIND as REFERENCE_KIND
+from .reference import counts_as_reference
 
-REFERENCE_KIND = "tfidf"
 REFERENCE_LABEL = "TF-IDF reference"
 DETERMINISTIC_KINDS = ("tfidf",)  # a full-data fit whose seed changes nothing: "one seed" would mislead
 ALPHA = 0.05
@@ -50,7 +51,7 @@ def reference_run(comp: Any) -> str | None:
     best = None
     for rid in runs.index[runs["kind"] == REFERENCE_KIND]:
         cfg = (comp.configs.get(rid) or {}).get("config") or {}
-        if cfg.get("max_train_samples") or (comp.metrics.get(rid) or {}).get("test_subset"):
+        if not counts_as_reference(REFERENCE_KIND, cfg, comp.metrics.get(rid) or {}):
             continue
         key = (not cfg.get("nested_subsample"), float(runs.at[rid, "created_at"] or 0), rid)
         best = max(best, key) if best else key

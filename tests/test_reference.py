@@ -16,6 +16,7 @@ def test_compare_runs_the_missing_reference_once_then_reads_against_it(store, tm
     out = capsys.readouterr().out
     ref = reference_run(store, "ref-ds")
     assert ref is not None and ref["kind"] == "tfidf" and "TF-IDF reference" in out
+    assert "verdict: " in out and "TF-IDF reference is best" in out  # the majority run collapsed
     assert main(["compare", "--dataset", "ref-ds"]) == 0  # a second compare trains nothing again
     assert [r["id"] for r in store.runs(dataset_id="ref-ds") if r["kind"] == "tfidf"] == [ref["id"]]
     assert ensure_reference(store, "ref-ds") == {"run": ref}

@@ -66,6 +66,13 @@ def run(args: argparse.Namespace) -> int:
                      f"{int(runs['n_test'].max()) if runs['n_test'].notna().any() else '?'} test examples")
         extra += [f"note: {n}" for n in comp.notes]
     extra += collapse.warning_lines(comp)  # every format: on stderr where stdout must stay machine-readable
+    if args.format in ("table", "markdown"):
+        from ..sweeps import seed_groups
+        from ..verdict import verdict_for
+
+        wanted = set(comp.run_ids)
+        groups = seed_groups(store, [r for r in store.runs() if r["id"] in wanted])
+        extra.append("verdict: " + verdict_for(comp, groups).text())
     if args.test:
         res = significance(comp, *args.test)
         mc, ba, bf = res["mcnemar"], res["bootstrap_accuracy"], res["bootstrap_macro_f1"]
