@@ -351,3 +351,15 @@ def test_runs_form_queues_a_sweep_and_the_queue_shows_the_holder(own_store):
         own_store.request_cancel(j["id"])
     at.text_input(key="finetune_grid").set_value("nope=1,2").run()
     assert any("has no field 'nope'" in s for s in texts(at.error))
+
+
+def test_runs_form_offers_the_reference_baselines(own_store):
+    at = app("views/runs.py", dataset="rt_small")
+    at.radio(key="runs_kind").set_value("Reference baseline").run()
+    assert len(at.selectbox(key="runs_baseline").options) == 3  # tfidf, probe, setfit (shown by display name)
+    at.selectbox(key="runs_baseline").set_value("probe").run()
+    next(b for b in at.button if b.label == "Queue 1 probe job").click().run()
+    probe = [j for j in own_store.jobs() if j["kind"] == "probe"]
+    assert len(probe) == 1 and probe[0]["config"]["model"] == "minilm" and probe[0]["config"]["dataset"] == "rt_small"
+    for j in own_store.jobs():
+        own_store.request_cancel(j["id"])

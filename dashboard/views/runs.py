@@ -16,9 +16,17 @@ import streamlit as st
 from dashboard import estimate_view, forms, services, state, widgets
 from dashboard.prompt_editor import prompt_editor
 from pipelines import configs
+from pipelines import kinds as pipeline_kinds
 from pipelines.assets import ASSETS
 from pipelines.shortlist import shortlist as read_shortlist
 
+# The reference kinds the form offers, with what each is for.
+BASELINES = {
+    "tfidf": "Word and character n-grams + logistic regression: trains in seconds, the line every run is read "
+             "against.",
+    "probe": "A frozen encoder's sentence embeddings + logistic regression: cheap, and cached per dataset split.",
+    "setfit": "SetFit for the few-labels regime: a handful of labelled texts per class.",
+}
 # The settings shown in view, in this order; the rest go into the "All settings" expander.
 FINETUNE_MAIN = ["method", "epochs", "learning_rate", "batch_size", "max_length", "max_train_samples", "run_name"]
 PROMPT_MAIN = ["mode", "k", "scoring", "template", "calibrate", "max_test_samples", "run_name"]
@@ -67,7 +75,10 @@ def prompt_templates() -> list[str]:
 
 
 def configure(kind: str, cls: type, main: list[str]) -> None:
-    options = model_options("encoder" if kind == "finetune" else "llm")
+    if kind == "tfidf":
+        options = {"tfidf": "TF-IDF (word + character n-grams) + logistic regression"}
+    else:
+        options = model_options("llm" if kind == "prompt" else "encoder")
     models = st.multiselect("Models (one job each)", list(options), format_func=lambda m: options[m],
                             default=list(options)[:1], key=f"{kind}_models",
                             help="shortlist candidates on the Models page; bundled models are always here")
@@ -86,7 +97,7 @@ def configure(kind: str, cls: type, main: list[str]) -> None:
             errors.append(str(exc))
     grid, keep, grid_error = sweep_form(kind, cls) if kind == "finetune" else ({}, "all", None)
     errors += [grid_error] if grid_error else []
-    seeds = seeds_input(kind) if kind == "finetune" else 1
+    seeds = seeds_input(kind) if kind in ("finetune", "probe") else 1
     if seeds > 1 and grid:
         errors.append("Seeds and a sweep grid together: repeat one configuration over seeds, or sweep a grid.")
     for e in errors:
@@ -166,14 +177,20 @@ else:
         st.success(st.session_state.pop("runs_flash"))
     with st.container(border=True):
         st.subheader("New run")
-        kinds = ["Fine-tune an encoder", "Prompt an LLM (zero/few-shot)"]
+        kinds = ["Fine-tune an encoder", "Prompt an LLM (zero/few-shot)", "Reference baseline"]
         which = st.radio("Kind", kinds, key="runs_kind", horizontal=True, label_visibility="collapsed")
         if which == "Fine-tune an encoder":
             st.caption("Full fine-tune or LoRA with HF Trainer; early stopping on validation macro-F1.")
             configure("finetune", configs.FinetuneConfig, FINETUNE_MAIN)
-        elif which:
+        elif which == "Prompt an LLM (zero/few-shot)":
             st.caption("Label scoring (a probability per class) or generate-and-parse, on the same test split.")
             configure("prompt", configs.PromptConfig, PROMPT_MAIN)
+        elif which:
+            baselines = {k.name: k for k in pipeline_kinds.predicting() if k.name in BASELINES}
+            name = st.selectbox("Baseline", list(baselines), key="runs_baseline",
+                                format_func=lambda n: baselines[n].display)
+            st.caption(BASELINES[name])
+            configure(name, baselines[name].config, ["run_name"])
 
 
 # ------------------------------------------------------------------ queue
