@@ -153,10 +153,11 @@ def _report(rows, int8_vs_fp32: float, n: int, rounds: int, n_threads: int, befo
 
     from pipelines import threads
 
-    lines = [f"## inference — {time.strftime('%Y-%m-%d %H:%M')}", "",
+    lines = ["", f"## inference — {time.strftime('%Y-%m-%d %H:%M')}", "",
              f"{n} Rotten Tomatoes texts, fine-tuned MiniLM-L6 (full), {rounds} alternating rounds, "
              f"{n_threads} thread(s) of {threads.cores()} cores; load average {before[0]:.1f} before, "
-             f"{after[0]:.1f} after ({'idle' if max(before[0], after[0]) < 0.5 else 'measured under load'}); "
+             f"{after[0]:.1f} after, the benchmark's own threads included ("
+             f"{'idle before the run' if before[0] < 0.5 else 'measured under load'}); "
              f"torch {torch.__version__}, transformers {transformers.__version__}, "
              f"onnxruntime {onnxruntime.__version__}, Python {sys.version.split()[0]}", "",
              "| backend | texts/s (median) | × pipeline (median of rounds) | batch-1 p50 ms | p95 ms | "

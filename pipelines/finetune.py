@@ -15,8 +15,8 @@ run folder (``model/``, ``metrics.json``, ``predictions.parquet``, ``emissions.c
    checked against torch (:mod:`pipelines.onnx_job`), and *that* predictor scores the test
    split, so the saved predictions are exactly what a reload reproduces.
 
-Training runs under ``emissions.track(phase="train")``, the export under ``export``, test
-scoring under ``eval`` and the int8 measurement under ``int8``; the speed figures are
+Training runs under ``emissions.track(phase="train")`` and test scoring (with the ONNX export,
+its check and the int8 measurement) under ``track(phase="eval")``; the speed figures are
 measured afterwards, untracked.
 """
 

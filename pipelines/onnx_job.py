@@ -2,16 +2,17 @@
 
 Why here and not at load time: the run's metrics must say which backend produced them and
 how far the fast path agrees with torch, measured on this run's own model, never assumed.
-So the job (in its own phases, tracked for energy like training):
+So the job, inside its ``eval`` energy phase (all of this is what scoring the run cost; the
+block records how long each step took):
 
-1. ``export`` phase: reload the saved model in torch (a LoRA adapter merged), export it to
+1. reload the saved model in torch (a LoRA adapter merged), export it to
    ``onnx/.staging/job-<id>-<pid>/model.onnx`` and score :data:`CHECK_TEXTS` plus up to
    :data:`CHECK_N` test texts both ways. ONNX becomes the run's backend only when every
-   argmax agrees and every score is within 1e-5 (measured: ~6e-8 for MiniLM); otherwise the
-   run is scored in torch and the block says why.
-2. ``eval`` phase: the chosen backend scores the test split (the run's metrics).
-3. ``int8`` phase (``WORKBENCH_ONNX=int8``, the default): dynamic int8 quantisation, its own
-   test metrics, its agreement with fp32 and its speed, recorded under ``inference.int8``.
+   argmax agrees and every score is within 1e-5 (measured: 6e-8 to 2e-7 for MiniLM);
+   otherwise the run is scored in torch and the block says why;
+2. the chosen backend scores the test split (the run's metrics);
+3. with ``WORKBENCH_ONNX=int8`` (the default): dynamic int8 quantisation, its own test
+   metrics, its agreement with fp32 and its speed, recorded under ``inference.int8``.
 
 ``WORKBENCH_ONNX=fp32`` skips int8, ``off`` skips the export (torch only). The export is moved
 to ``onnx/<run_id>`` when the run lands (:func:`pipelines.onnx_backend.land`).
@@ -51,7 +52,7 @@ def mode() -> str:
 
 def score_test(ctx: Any, cfg: Any, ds: Any, work: Path, load_predictor: Any,
                speed_n: int = 0) -> tuple[Any, np.ndarray, dict[str, Any]]:
-    """Export + check (``export``), score the test split (``eval``), int8 (``int8``).
+    """Export + check, score the test split, measure int8: one ``eval`` energy phase.
 
     Returns the predictor that scored (for the speed figures), the test probabilities and the
     ``inference`` block for metrics.json.
@@ -61,43 +62,49 @@ def score_test(ctx: Any, cfg: Any, ds: Any, work: Path, load_predictor: Any,
     how = mode()
     staging = onnx_backend.staging_dir(ctx.job_id)
     shutil.rmtree(staging, ignore_errors=True)
-    torch_pred = load_predictor(work, backend="torch")
-    predictor, block = torch_pred, {"backend": "torch", "onnx": None, "int8": None}
-    texts = ds.test["text"].tolist()
-    if how != "off":
-        try:
-            with ctx.track("export", cfg.country_iso_code, cfg.cpu_power_watts):
-                ctx.progress(0.85, "exporting to ONNX")
-                fp32, check = _export_and_check(torch_pred, staging, work, texts, load_predictor)
-            block["onnx"] = check
-            if check["agreement"] == 1.0 and check["within_atol"]:
-                predictor, block["backend"] = fp32, fp32.backend
-            else:
-                log.warning("ONNX export disagrees with torch (%s); this run is scored in torch", check)
-        except Cancelled:
-            raise
-        except Exception as exc:  # a model the exporter cannot trace still gets a torch-scored run
-            log.warning("ONNX export failed, scoring in torch: %s", exc)
-            block["onnx"] = {"error": f"{type(exc).__name__}: {exc}"}
-    if predictor is not torch_pred:
-        del torch_pred  # the torch copy's memory, before the test split is scored
-
-    def progress(f: float) -> None:
-        ctx.progress(0.87 + 0.06 * f, f"scoring the test split ({block['backend']})")
-
     with ctx.track("eval", cfg.country_iso_code, cfg.cpu_power_watts):
-        proba = predict_batched(predictor, texts, batch_size=cfg.eval_batch_size, progress=progress)
-    if how == "int8" and predictor.backend == "onnx-fp32":
-        try:
-            with ctx.track("int8", cfg.country_iso_code, cfg.cpu_power_watts):
+        torch_pred = load_predictor(work, backend="torch")
+        predictor, block = torch_pred, {"backend": "torch", "onnx": None, "int8": None}
+        texts = ds.test["text"].tolist()
+        if how != "off":
+            predictor = _fast(ctx, torch_pred, staging, work, texts, load_predictor, block)
+        del torch_pred  # the torch copy's memory, before the test split is scored
+        t0 = time.perf_counter()
+        proba = predict_batched(predictor, texts, batch_size=cfg.eval_batch_size, progress=lambda f: ctx.progress(
+            0.87 + 0.06 * f, f"scoring the test split ({block['backend']})"))
+        block["test_scoring_s"] = round(time.perf_counter() - t0, 2)
+        if how == "int8" and predictor.backend == "onnx-fp32":
+            try:
                 ctx.progress(0.93, "measuring ONNX int8")
                 block["int8"] = _int8(predictor, proba, ds, staging, speed_n)
-        except Cancelled:
-            raise
-        except Exception as exc:
-            log.warning("int8 quantisation failed: %s", exc)
-            block["int8"] = {"error": f"{type(exc).__name__}: {exc}"}
+            except Cancelled:
+                raise
+            except Exception as exc:
+                log.warning("int8 quantisation failed: %s", exc)
+                block["int8"] = {"error": f"{type(exc).__name__}: {exc}"}
     return predictor, proba, block
+
+
+def _fast(ctx: Any, torch_pred: Any, staging: Path, work: Path, texts: list[str], load_predictor: Any,
+          block: dict[str, Any]) -> Any:
+    """The ONNX fp32 predictor when its export matches torch; torch (and the reason in ``block``) otherwise."""
+    from .jobs import Cancelled
+
+    try:
+        ctx.progress(0.85, "exporting to ONNX")
+        fp32, check = _export_and_check(torch_pred, staging, work, texts, load_predictor)
+    except Cancelled:
+        raise
+    except Exception as exc:  # a model the exporter cannot trace still gets a torch-scored run
+        log.warning("ONNX export failed, scoring in torch: %s", exc)
+        block["onnx"] = {"error": f"{type(exc).__name__}: {exc}"}
+        return torch_pred
+    block["onnx"] = check
+    if check["agreement"] == 1.0 and check["within_atol"]:
+        block["backend"] = fp32.backend
+        return fp32
+    log.warning("ONNX export disagrees with torch (%s); this run is scored in torch", check)
+    return torch_pred
 
 
 def _export_and_check(torch_pred: Any, staging: Path, work: Path, texts: list[str],

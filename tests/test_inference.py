@@ -60,7 +60,7 @@ def test_run_metrics_name_the_backend_and_its_agreement(encoder_run):
     assert 0.0 <= int8["accuracy"] <= 1.0 and int8["size_mb"] < inference["onnx"]["size_mb"]
     assert metrics["speed"]["backend"] == "onnx-fp32" and metrics["speed"]["threads"] >= 1
     phases = [p["phase"] for p in metrics["emissions"]["phases"]]
-    assert phases[:4] == ["train", "export", "eval", "int8"]
+    assert phases == ["train", "eval"]  # export, check and int8 are part of what scoring cost
     # the saved predictions are what the served backend gives
     saved = runs.proba_from_predictions(runs.load_predictions(runs.run_dir(encoder_run)), metrics["labels"])
     texts = runs.load_predictions(runs.run_dir(encoder_run))["text"].tolist()[:40]
