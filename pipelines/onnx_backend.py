@@ -4,7 +4,7 @@ Why: evaluation, the Playground and the predictor service all spend their time i
 forward passes. ONNX Runtime fuses the graph (attention, LayerNorm, GELU) and runs without
 torch's per-op dispatch; see ``bench/RESULTS.md`` for the measured ratios.
 
-Where the files live: ``paths.model_cache_dir()/onnx/<run_id>/`` (``model.onnx``,
+Where the files live: ``<workspace>/models/cache/onnx/<run_id>/`` (``model.onnx``,
 ``model.int8.onnx`` when quantised, ``manifest.json``), never in the run folder, whose files
 do not change once the run is done. A job exports into ``onnx/.staging/job-<id>-<pid>/``
 and renames it to the run id when the run lands; exports of deleted runs are pruned then. The manifest holds a fingerprint of the run's
@@ -45,7 +45,10 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".json")
 
 
 def onnx_root() -> Path:
-    return paths.model_cache_dir() / "onnx"
+    """Exports belong to a workspace's runs, so they live with the workspace (``models/cache/onnx``, the
+    model cache's default place) even when ``WORKBENCH_MODEL_CACHE`` shares converted weights between
+    workspaces: a test session or a throwaway workspace never leaves exports in a shared cache."""
+    return paths.models_dir() / "cache" / "onnx"
 
 
 def onnx_dir(run_id: str) -> Path:

@@ -120,6 +120,10 @@ def delete_run(store, run_id: str) -> None:
     folder = Path(row["path"]) if row else run_dir(run_id)
     if folder.exists():
         shutil.rmtree(folder)
+    from .onnx_backend import onnx_dir  # the run's exports (made by the workbench) go with it
+
+    if onnx_dir(run_id).is_dir():
+        shutil.rmtree(onnx_dir(run_id))
 
 
 def summary_from_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
