@@ -15,10 +15,10 @@ timings depend on the machine and on whatever else runs on it.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import tempfile
 import time
+
+from bench_common import bench_workspace
 
 TARGET_BEST, TARGET_MINILM, TARGET_GAP = 0.88, 0.80, 0.03
 
@@ -32,12 +32,7 @@ def main() -> int:
     ap.add_argument("--grouping", action="store_true",
                     help="add MiniLM full with group_by_length off, to print the grouped/random training speed ratio")
     args = ap.parse_args()
-    os.environ["WORKBENCH_HOME"] = args.home or tempfile.mkdtemp(prefix="bench-finetune-")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for noisy in ("codecarbon", "httpx", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    bench_workspace(args.home, "finetune")
 
     from pipelines import runs
     from pipelines.demo import demo_jobs

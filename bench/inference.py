@@ -16,13 +16,13 @@ Target (idle machine): the default backend >= 2.5x the pipeline with >= 99.5% sa
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from bench_common import bench_workspace
 
 TARGET_RATIO, TARGET_AGREEMENT = 2.5, 0.995
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -39,12 +39,7 @@ def main() -> int:
     ap.add_argument("--latency", type=int, default=100, help="texts timed one at a time (default 100)")
     ap.add_argument("--threads", type=int, help="threads for every contestant (default: the thread rule's)")
     args = ap.parse_args()
-    os.environ["WORKBENCH_HOME"] = args.home or tempfile.mkdtemp(prefix="bench-inference-")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for noisy in ("codecarbon", "httpx", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    bench_workspace(args.home, "inference")
     load_before = os.getloadavg()
 
     import numpy as np

@@ -26,8 +26,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import tempfile
 import time
+
+from bench_common import bench_workspace
 
 TARGET_SPEEDUP, TARGET_FEW_COST, TARGET_CAL, TARGET_BEST = 3.0, 1.5, 0.75, 0.80
 
@@ -45,10 +46,7 @@ def main() -> int:
     ap.add_argument("--home", help="workspace holding the prepared dataset (default: a temporary one)")
     ap.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's; 1 is steadier on a busy machine)")
     args = ap.parse_args()
-    os.environ["WORKBENCH_HOME"] = args.home or tempfile.mkdtemp(prefix="bench-llm-")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    bench_workspace(args.home, "llm", logging.WARNING)
 
     import numpy as np
     import torch

@@ -166,8 +166,6 @@ def _bad(name: str, what: str, value: Any) -> ValueError:
 class JobConfig:
     """Mixin: JSON round trip and self-validation for a config dataclass."""
 
-    kind: typing.ClassVar[str] = ""
-
     def __post_init__(self) -> None:
         """Refuse a value outside its field's choices or range (numbers must be finite)."""
         for f in config_fields(type(self)):
@@ -255,7 +253,6 @@ class RunConfig(JobConfig):
 class FinetuneConfig(RunConfig):
     """Fine-tune one encoder on one prepared dataset (full or LoRA)."""
 
-    kind: typing.ClassVar[str] = "finetune"
 
     model: str = _redefault(RunConfig, "model", "minilm", "catalog name (minilm, mpnet), local folder or Hub id")
     batch_size: int = _redefault(RunConfig, "batch_size", 16, "train batch size per device")
@@ -292,7 +289,6 @@ class FinetuneConfig(RunConfig):
 class PromptConfig(RunConfig):
     """Zero- or few-shot LLM baseline on one prepared dataset's test split (pipelines/prompting.py)."""
 
-    kind: typing.ClassVar[str] = "prompt"
 
     model: str = _redefault(RunConfig, "model", "smollm2", "catalog name (smollm2, gemma3-270m), local folder or "
                             "Hub id of a causal LM")

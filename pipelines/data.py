@@ -21,7 +21,6 @@ import json
 import logging
 import math
 import re
-import typing
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -52,7 +51,6 @@ PERCENTILES = (50, 90, 95, 99)
 class DataSpec(JobConfig):
     """Everything that determines a prepared dataset; saved in its dataset.json."""
 
-    kind: typing.ClassVar[str] = "data"
 
     source: str = field(default=DEFAULT_DATASET, metadata={
         "help": f"bundled dataset ({', '.join(BUNDLED)}) or a path: .csv .tsv .jsonl .json .parquet "

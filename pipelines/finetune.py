@@ -36,7 +36,7 @@ import numpy as np
 from . import assets, runs
 from .configs import FinetuneConfig
 from .finish import SpeedPlan, dir_size_mb, finish_run
-from .predictor import Predictor
+from .predictor import EncoderBase, Predictor
 from .runfolder import RunFolder
 from .runkind import RunKind
 
@@ -249,7 +249,7 @@ def _save_model(model: Any, tokenizer: Any, folder: Path, cfg: FinetuneConfig, l
     })
 
 
-class EncoderPredictor(Predictor):
+class EncoderPredictor(EncoderBase):
     """A fine-tuned encoder in torch behind the shared predictor interface (token-sorted batches).
 
     The reference backend: the ONNX one (:mod:`pipelines.onnx_backend`) is checked against it.
@@ -262,14 +262,9 @@ class EncoderPredictor(Predictor):
                  thresholds: np.ndarray | None, max_length: int, batch_size: int = 32):
         import torch
 
+        super().__init__(tokenizer, labels, multi_label, thresholds, max_length, batch_size)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = model.to(self.device).eval()
-        self.tokenizer = tokenizer
-        self.labels = list(labels)
-        self.multi_label = multi_label
-        self.thresholds = thresholds
-        self.max_length = max_length
-        self.batch_size = batch_size
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         import torch

@@ -187,6 +187,13 @@ def read_sidecar(folder: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def load_saved(run_dir: str | Path, filename: str) -> tuple[Any, dict[str, Any]]:
+    """A reference run's saved scikit-learn object and its sidecar (labels, multi_label, thresholds as an array)."""
+    folder = Path(run_dir) / "model"
+    meta = read_sidecar(folder)
+    return load_sklearn(folder / filename), {**meta, "thresholds": thresholds_from(meta)}
+
+
 def thresholds_from(meta: dict[str, Any]) -> np.ndarray | None:
     th = meta.get("thresholds")
     return None if th is None else np.asarray(th, dtype=np.float64)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import paths, threads
-from .predictor import Predictor
+from .predictor import EncoderBase
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float64)
 
 
-class OnnxEncoderPredictor(Predictor):
+class OnnxEncoderPredictor(EncoderBase):
     """A fine-tuned encoder served by ONNX Runtime (fp32 or int8); same interface and batches as torch."""
 
     device = "cpu"
@@ -192,14 +192,9 @@ class OnnxEncoderPredictor(Predictor):
 
     def __init__(self, path: str | Path, tokenizer: Any, labels: list[str], multi_label: bool,
                  thresholds: np.ndarray | None, max_length: int, batch_size: int = 32, n_threads: int | None = None):
+        super().__init__(tokenizer, labels, multi_label, thresholds, max_length, batch_size)
         self.path = Path(path)
         self.backend = "onnx-int8" if self.path.name == INT8 else "onnx-fp32"
-        self.tokenizer = tokenizer
-        self.labels = list(labels)
-        self.multi_label = multi_label
-        self.thresholds = thresholds
-        self.max_length = max_length
-        self.batch_size = batch_size
         self.n_threads = n_threads
         self._sessions: dict[int, Any] = {}
         self._session(self._threads())  # load now: a broken file fails at load, not at the first request

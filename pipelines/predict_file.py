@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import time
-import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -161,7 +160,6 @@ def predict_frame(run_dir: str | Path, frame: pd.DataFrame, column: str, batch_s
 class PredictConfig(JobConfig):
     """Predict every text of an unlabelled file with one finished run; write a new CSV."""
 
-    kind: typing.ClassVar[str] = "predict"
 
     run_id: str = _field("", "the run whose predictor labels the texts")
     input: str = _field("", "the file of texts (.csv .tsv .jsonl .json .parquet), read like a Data page upload")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,19 @@ class Predictor(ABC):
 
     def predict(self, texts: Sequence[str]) -> list:
         return self.decide(self.predict_proba(texts))
+
+
+class EncoderBase(Predictor):
+    """What every fine-tuned encoder predictor holds, whichever engine runs it (torch, ONNX Runtime)."""
+
+    def __init__(self, tokenizer: Any, labels: Sequence[str], multi_label: bool, thresholds: np.ndarray | None,
+                 max_length: int, batch_size: int = 32):
+        self.tokenizer = tokenizer
+        self.labels = list(labels)
+        self.multi_label = multi_label
+        self.thresholds = thresholds
+        self.max_length = max_length
+        self.batch_size = batch_size
 
 
 def decide(proba: np.ndarray, labels: Sequence[str], multi_label: bool,

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from . import assets
+from . import assets, linear_head
 from .configs import Range, RunConfig, _field, _redefault
 from .embeddings import (
     POOLINGS,
@@ -39,17 +38,6 @@ from .embeddings import (
     split_embeddings,
 )
 from .finish import SpeedPlan, dir_size_mb, finish_run
-from .linear_head import (
-    fit_head,
-    head_params,
-    head_proba,
-    load_sklearn,
-    read_sidecar,
-    save_sklearn,
-    targets,
-    thresholds_from,
-    write_sidecar,
-)
 from .predictor import Predictor
 from .runfolder import RunFolder
 from .runkind import RunKind
@@ -67,7 +55,6 @@ C_GRID = (0.5, 2.0, 8.0, 32.0)
 class ProbeConfig(RunConfig):
     """Frozen encoder → sentence embeddings → logistic regression, on one prepared dataset."""
 
-    kind: typing.ClassVar[str] = "probe"
 
     model: str = _redefault(RunConfig, "model", "minilm", "encoder: catalog name (minilm, mpnet), local folder or "
                             "Hub id; its weights are not trained")
@@ -106,7 +93,7 @@ class ProbePredictor(Predictor):
         return self.encoder.device
 
     def proba_from_embeddings(self, X: np.ndarray) -> np.ndarray:
-        return head_proba(self.head, X, len(self.labels), self.multi_label)
+        return linear_head.head_proba(self.head, X, len(self.labels), self.multi_label)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
@@ -126,12 +113,10 @@ def _encoder_dir(meta: dict[str, Any]) -> str:
 
 
 def load_predictor(run_dir: str | Path) -> ProbePredictor:
-    folder = Path(run_dir) / "model"
-    meta = read_sidecar(folder)
-    pooling = Pooling(meta["pooling"], meta["normalize"], meta["max_length"])
-    encoder = Encoder(_encoder_dir(meta), pooling, batch_size=meta["batch_size"])
-    return ProbePredictor(encoder, load_sklearn(folder / HEAD_FILE), meta["labels"], meta["multi_label"],
-                          thresholds_from(meta))
+    head, meta = linear_head.load_saved(run_dir, HEAD_FILE)
+    encoder = Encoder(_encoder_dir(meta), Pooling(meta["pooling"], meta["normalize"], meta["max_length"]),
+                      batch_size=meta["batch_size"])
+    return ProbePredictor(encoder, head, meta["labels"], meta["multi_label"], meta["thresholds"])
 
 
 def run_probe(config: dict[str, Any], ctx: Any) -> str:
@@ -164,21 +149,22 @@ def run_probe(config: dict[str, Any], ctx: Any) -> str:
         rows = nested_positions(ds.train, cfg.max_train_samples, cfg.seed, ds.multi_label)
         train_df, X_train = ds.train.iloc[rows].reset_index(drop=True), X_train[rows]
         t1 = time.perf_counter()
-        fit = fit_head(X_train, targets(ds, train_df), X_val, targets(ds, ds.validation), n_labels=len(ds.labels),
-                       multi_label=ds.multi_label, C=cfg.C, grid=C_GRID, class_weights=cfg.class_weights, seed=cfg.seed,
-                       progress=lambda f, m: ctx.progress(0.65 + 0.1 * f, m))
+        fit = linear_head.fit_head(
+            X_train, linear_head.targets(ds, train_df), X_val, linear_head.targets(ds, ds.validation),
+            n_labels=len(ds.labels), multi_label=ds.multi_label, C=cfg.C, grid=C_GRID, class_weights=cfg.class_weights,
+            seed=cfg.seed, progress=lambda f, m: ctx.progress(0.65 + 0.1 * f, m))
         regression_s = time.perf_counter() - t1
         train_s = time.perf_counter() - t0
     work.model.mkdir(parents=True, exist_ok=True)
-    save_sklearn(fit.clf, work.model / HEAD_FILE)
-    write_sidecar(work.model, kind="probe", labels=ds.labels, multi_label=ds.multi_label, thresholds=fit.thresholds,
-                  C=fit.C, encoder=cfg.model, encoder_path=model_dir, pooling=pooling.mode,
-                  normalize=pooling.normalize, max_length=pooling.max_length, batch_size=cfg.batch_size,
-                  dim=int(X_train.shape[1]))
+    linear_head.save_sklearn(fit.clf, work.model / HEAD_FILE)
+    linear_head.write_sidecar(
+        work.model, kind="probe", labels=ds.labels, multi_label=ds.multi_label, thresholds=fit.thresholds, C=fit.C,
+        encoder=cfg.model, encoder_path=model_dir, pooling=pooling.mode, normalize=pooling.normalize,
+        max_length=pooling.max_length, batch_size=cfg.batch_size, dim=int(X_train.shape[1]))
     predictor = load_predictor(work.path)
     with ctx.track("eval", cfg.country_iso_code, cfg.cpu_power_watts):
         proba = predictor.proba_from_embeddings(embed("test", 0.75, 0.9))
-    n_head, encoder_params = head_params(fit.clf), checkpoint_params(model_dir)
+    n_head, encoder_params = linear_head.head_params(fit.clf), checkpoint_params(model_dir)
     train_block = {"C": fit.C, "C_grid_val_macro_f1": fit.grid, "best_val_macro_f1": fit.val_macro_f1,
                    "embedding_dim": int(X_train.shape[1]), "pooling": pooling.mode, "normalize": pooling.normalize,
                    "max_length": pooling.max_length, "embeddings_cached": cached, "embed_s": embed_s,

@@ -35,11 +35,9 @@ only tokenizers of catalog or downloaded models, never an arbitrary local path.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import os
-import resource
 import secrets
 import signal
 import threading
@@ -48,12 +46,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import threads
+from .model_pool import DEFAULT_BUDGET_MB, ModelPool, rss_mb, store_loader
 from .serve_guard import SECRET_HEADER, Forbidden, check_request, check_tokenizer_model
 from .store import Store
 
@@ -63,102 +61,11 @@ log = logging.getLogger(__name__)
 
 KV_NAMESPACE = "service"
 KV_KEY = "predictor"
-DEFAULT_BUDGET_MB = 4096.0
 DEFAULT_IDLE_EXIT_S = 1800.0
 DEFAULT_THREADS = 1
 MAX_TEXTS = 256  # per request: the playground sends one text, tests a handful
 MAX_BODY_BYTES = 8 << 20
 ANNOUNCE_S = 5.0
-
-
-def _rss_mb() -> float:
-    """Current resident set size of this process in MB (Linux /proc, else the peak)."""
-    try:
-        with open("/proc/self/statm") as fh:
-            pages = int(fh.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
-    except (OSError, ValueError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
-
-
-def _folder_mb(folder: Path) -> float:
-    if not folder.exists():
-        return 0.0
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
-
-
-class ModelPool:
-    """Run id → loaded predictor, least recently used first out when the budget is exceeded.
-
-    ``loader(run_id) -> (predictor, weights_mb)`` does the actual loading; the pool measures
-    what it cost. A single model larger than the budget is still served (alone): refusing it
-    would make the playground useless for exactly the big models users want to try.
-    """
-
-    def __init__(self, loader: Callable[[str], tuple[Any, float]], budget_mb: float = DEFAULT_BUDGET_MB):
-        self.loader = loader
-        self.budget_mb = float(budget_mb)
-        self._models: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self.evictions: list[str] = []
-
-    def used_mb(self) -> float:
-        return sum(m["mb"] for m in self._models.values())
-
-    def loaded(self) -> list[dict[str, Any]]:
-        """Warm models, least recently used first."""
-        return [{"run_id": k, "mb": round(v["mb"], 1), "load_ms": round(v["load_ms"], 1), "last_used": v["last_used"]}
-                for k, v in self._models.items()]
-
-    def __contains__(self, run_id: str) -> bool:
-        return run_id in self._models
-
-    def get(self, run_id: str) -> tuple[Any, float]:
-        """The predictor for ``run_id`` and how long loading it took now (0 when it was warm)."""
-        if run_id in self._models:
-            self._models.move_to_end(run_id)
-            entry = self._models[run_id]
-            entry["last_used"] = time.time()
-            return entry["predictor"], 0.0
-        before = _rss_mb()
-        t0 = time.perf_counter()
-        predictor, weights_mb = self.loader(run_id)
-        load_ms = (time.perf_counter() - t0) * 1e3
-        cost = max(_rss_mb() - before, weights_mb, 1.0)
-        self._models[run_id] = {"predictor": predictor, "mb": cost, "load_ms": load_ms, "last_used": time.time()}
-        self._evict_to_budget(keep=run_id)
-        log.info("loaded %s in %.0f ms (~%.0f MB; %d warm, %.0f/%.0f MB)", run_id, load_ms, cost,
-                 len(self._models), self.used_mb(), self.budget_mb)
-        return predictor, load_ms
-
-    def _evict_to_budget(self, keep: str) -> None:
-        while self.used_mb() > self.budget_mb and len(self._models) > 1:
-            victim = next(k for k in self._models if k != keep)
-            self.evict(victim)
-
-    def evict(self, run_id: str) -> None:
-        entry = self._models.pop(run_id, None)
-        if entry is None:
-            return
-        del entry
-        gc.collect()
-        self.evictions.append(run_id)
-        log.info("evicted %s (LRU, budget %.0f MB)", run_id, self.budget_mb)
-
-
-def store_loader(store: Store) -> Callable[[str], tuple[Any, float]]:
-    """Load a run's predictor from the folder the store points at."""
-    from .predictor import load_run_predictor
-
-    def load(run_id: str) -> tuple[Any, float]:
-        row = store.run(run_id)
-        if row is None:
-            raise KeyError(f"no run {run_id!r} in the store")
-        folder = Path(row["path"])
-        if not folder.exists():
-            raise FileNotFoundError(f"run folder {folder} is missing; delete the run or restore the folder")
-        return load_run_predictor(folder), _folder_mb(folder / "model")
-
-    return load
 
 
 class PredictorService:
@@ -203,7 +110,7 @@ class PredictorService:
     def health(self) -> dict[str, Any]:
         return {"ok": True, "pid": os.getpid(), "started_at": self.started_at, "loaded": self.pool.loaded(),
                 "used_mb": round(self.pool.used_mb(), 1), "budget_mb": self.pool.budget_mb,
-                "rss_mb": round(_rss_mb(), 1), "evictions": list(self.pool.evictions)}
+                "rss_mb": round(rss_mb(), 1), "evictions": list(self.pool.evictions)}
 
     def _model(self, run_id: str) -> tuple[Any, float, threading.Lock]:
         with self.lock:

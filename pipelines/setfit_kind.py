@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +36,8 @@ from .finish import SpeedPlan, dir_size_mb, finish_run
 from .linear_head import (
     head_params,
     head_proba,
-    load_sklearn,
-    read_sidecar,
+    load_saved,
     save_sklearn,
-    thresholds_from,
     write_sidecar,
 )
 from .predictor import Predictor
@@ -57,7 +54,6 @@ HEAD_FILE = "head.skops"
 class SetFitKindConfig(RunConfig):
     """SetFit (contrastive encoder fine-tune + logistic regression) on n examples per class."""
 
-    kind: typing.ClassVar[str] = "setfit"
 
     model: str = _redefault(RunConfig, "model", "minilm", "sentence encoder: catalog name (minilm, mpnet), local "
                             "folder or Hub id")
@@ -121,15 +117,13 @@ def load_predictor(run_dir: str | Path) -> SetFitPredictor:
     from sentence_transformers import SentenceTransformer
     from setfit import SetFitModel
 
-    folder = Path(run_dir) / "model"
-    meta = read_sidecar(folder)
-    body = SentenceTransformer(str(folder / BODY_DIR), local_files_only=True)
+    head, meta = load_saved(run_dir, HEAD_FILE)
+    body = SentenceTransformer(str(RunFolder(run_dir).model / BODY_DIR), local_files_only=True)
     if meta.get("max_length"):
         body.max_seq_length = int(meta["max_length"])
-    model = SetFitModel(model_body=body, model_head=load_sklearn(folder / HEAD_FILE),
-                        normalize_embeddings=bool(meta["normalize_embeddings"]),
+    model = SetFitModel(model_body=body, model_head=head, normalize_embeddings=bool(meta["normalize_embeddings"]),
                         multi_target_strategy="one-vs-rest" if meta["multi_label"] else None)
-    return SetFitPredictor(model, meta["labels"], meta["multi_label"], thresholds_from(meta))
+    return SetFitPredictor(model, meta["labels"], meta["multi_label"], meta["thresholds"])
 
 
 def run_setfit(config: dict[str, Any], ctx: Any) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import logging
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,6 @@ log = logging.getLogger(__name__)
 class SpeedConfig(JobConfig):
     """Measure one finished run's latency and throughput again (no new run is made)."""
 
-    kind: typing.ClassVar[str] = "speed"
 
     run_id: str = _field("", "the finished run whose predictor is measured")
     samples: int | None = _field(None, "texts for the throughput figure (default: as the run measured)",

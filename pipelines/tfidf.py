@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import logging
 import time
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,19 +44,9 @@ from typing import Any
 
 import numpy as np
 
+from . import linear_head
 from .configs import Range, RunConfig, _field, _redefault
 from .finish import SpeedPlan, dir_size_mb, finish_run
-from .linear_head import (
-    fit_head,
-    head_params,
-    head_proba,
-    load_sklearn,
-    read_sidecar,
-    save_sklearn,
-    targets,
-    thresholds_from,
-    write_sidecar,
-)
 from .predictor import Predictor
 from .runfolder import RunFolder
 from .runkind import RunKind
@@ -73,7 +62,6 @@ MODEL_NAME = "tfidf"
 class TfidfConfig(RunConfig):
     """Word + char n-gram TF-IDF + logistic regression on one prepared dataset."""
 
-    kind: typing.ClassVar[str] = "tfidf"
 
     model: str = _field(MODEL_NAME, "always 'tfidf' (the name shown in tables)", choices=[MODEL_NAME])
     batch_size: int = _redefault(RunConfig, "batch_size", 256, "texts per scoring batch")
@@ -113,14 +101,12 @@ class TfidfPredictor(Predictor):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, len(self.labels)))
-        return head_proba(self.pipeline, [str(t) for t in texts], len(self.labels), self.multi_label)
+        return linear_head.head_proba(self.pipeline, [str(t) for t in texts], len(self.labels), self.multi_label)
 
 
 def load_predictor(run_dir: str | Path) -> TfidfPredictor:
-    folder = Path(run_dir) / "model"
-    meta = read_sidecar(folder)
-    return TfidfPredictor(load_sklearn(folder / PIPELINE_FILE), meta["labels"], meta["multi_label"],
-                          thresholds_from(meta))
+    pipeline, meta = linear_head.load_saved(run_dir, PIPELINE_FILE)
+    return TfidfPredictor(pipeline, meta["labels"], meta["multi_label"], meta["thresholds"])
 
 
 def run_tfidf(config: dict[str, Any], ctx: Any) -> str:
@@ -145,18 +131,19 @@ def run_tfidf(config: dict[str, Any], ctx: Any) -> str:
         X_train = features.fit_transform(train_df["text"].astype(str).tolist())
         X_val = features.transform(val_df["text"].astype(str).tolist())
         vectorize_s = time.perf_counter() - t0
-        fit = fit_head(X_train, targets(ds, train_df), X_val, targets(ds, val_df), n_labels=len(ds.labels),
-                       multi_label=ds.multi_label, C=cfg.C, grid=C_GRID, class_weights=cfg.class_weights, seed=cfg.seed,
-                       progress=lambda f, m: ctx.progress(0.1 + 0.6 * f, m))
+        fit = linear_head.fit_head(
+            X_train, linear_head.targets(ds, train_df), X_val, linear_head.targets(ds, val_df),
+            n_labels=len(ds.labels), multi_label=ds.multi_label, C=cfg.C, grid=C_GRID, class_weights=cfg.class_weights,
+            seed=cfg.seed, progress=lambda f, m: ctx.progress(0.1 + 0.6 * f, m))
         train_s = time.perf_counter() - t0
     log.info("tfidf on %s: %d features, C=%g (validation macro-F1 %.4f), %.1f s", ds.id, X_train.shape[1], fit.C,
              fit.val_macro_f1, train_s)
     work.model.mkdir(parents=True, exist_ok=True)
-    save_sklearn(Pipeline([("features", features), ("clf", fit.clf)]), work.model / PIPELINE_FILE)
-    write_sidecar(work.model, kind="tfidf", labels=ds.labels, multi_label=ds.multi_label, thresholds=fit.thresholds,
-                  C=fit.C, features=int(X_train.shape[1]))
+    linear_head.save_sklearn(Pipeline([("features", features), ("clf", fit.clf)]), work.model / PIPELINE_FILE)
+    linear_head.write_sidecar(work.model, kind="tfidf", labels=ds.labels, multi_label=ds.multi_label,
+                              thresholds=fit.thresholds, C=fit.C, features=int(X_train.shape[1]))
     predictor = load_predictor(work.path)  # score what a reload gives, so saved predictions reproduce
-    n_params = head_params(fit.clf)
+    n_params = linear_head.head_params(fit.clf)
     train_block = {"C": fit.C, "C_grid_val_macro_f1": fit.grid, "best_val_macro_f1": fit.val_macro_f1,
                    "n_features": int(X_train.shape[1]), "train_samples": len(train_df), "eval_samples": len(val_df),
                    "vectorize_s": vectorize_s, "train_runtime_s": train_s,

@@ -66,13 +66,9 @@ def setting(store: Any = None) -> int | None:
             raw = str(saved.get("threads") or "").strip().lower()
     if raw in ("", "0", "auto"):
         return None
-    try:
-        n = int(raw)
-    except ValueError:
-        raise ValueError(f"{ENV}={raw!r}: give a positive whole number of threads, or 0/auto for the rule") from None
-    if n < 0:
-        raise ValueError(f"{ENV}={n}: give a positive whole number of threads, or 0/auto for the rule")
-    return n or None
+    if not raw.isdigit():  # also refuses a negative number
+        raise ValueError(f"{ENV}={raw!r}: give a positive whole number of threads, or 0/auto for the rule")
+    return int(raw) or None
 
 
 def _alive(record: Any) -> bool:

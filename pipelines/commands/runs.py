@@ -78,10 +78,16 @@ def _show(args) -> int:
     return 0
 
 
-def _delete(args) -> int:
-    store = Store()
+def _known_runs(args) -> Store:
+    """The store, once every run id given exists (an unknown one stops the command before it changes anything)."""
     for run_id in args.run_id:
         _get(run_id)
+    return Store()
+
+
+def _delete(args) -> int:
+    store = _known_runs(args)
+    for run_id in args.run_id:
         runfiles.delete_run(store, run_id)
         print(f"deleted {run_id}")
     return 0
@@ -93,9 +99,7 @@ def _measure_speed(args) -> int:
     from ..jobs import run_now
     from ..speed_job import queue
 
-    store = Store()
-    for run_id in args.run_id:
-        _get(run_id)
+    store = _known_runs(args)
     if not args.now:
         ids = queue(store, list(args.run_id))
         skipped = len(args.run_id) - len(ids)
