@@ -33,10 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from . import attribution
+from .runfolder import RunFolder
 
 log = logging.getLogger(__name__)
 
-EMISSIONS_FILE = "emissions.csv"
+EMISSIONS_FILE = RunFolder.EMISSIONS  # CodeCarbon writes its CSV straight into the run folder layout
 DEFAULT_MEASURE_POWER_SECS = 5.0
 
 _lock = threading.Lock()

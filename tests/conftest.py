@@ -49,3 +49,15 @@ def store():
     from pipelines.store import Store
 
     return Store()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread while an LLM module runs: on the shared 2-core test machine, two OpenMP
+    threads wait on each other whenever another process holds a core (measured 8× slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

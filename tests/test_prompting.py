@@ -3,13 +3,12 @@
 What could break and is checked: label-scoring probabilities (valid, better than the
 majority class), the KV-cached head giving the same scores as no reuse, few-shot prompts
 (k per class, train only), generate-and-parse accounting of invalid answers and retries,
-resuming a crashed run without recomputing finished chunks, multi-label per-label metrics,
-the CLI (one run per template) and rebuilding a run's predictor from its folder.
+resuming a crashed run without recomputing finished chunks, multi-label per-label metrics
+and rebuilding a run's predictor from its folder. The CLI's part is in tests/test_prompt_cli.py.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from pipelines.configs import PromptConfig
 from pipelines.jobs import execute, run_now
 from pipelines.metrics import compute_metrics
 from pipelines.prompt_facts import DatasetFacts, dataset_facts
-from pipelines.prompting import PromptPredictor, demo_prompt_configs, load_predictor
+from pipelines.prompting import PromptPredictor, load_predictor
 from pipelines.prompting_templates import (
     TEMPLATE_DIR,
     PromptBuilder,
@@ -36,16 +35,7 @@ from pipelines.prompting_templates import (
 FAST = {"max_text_tokens": 48, "speed_samples": 0, "batch_size": 16}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread while this module runs: on the shared 2-core test machine, two OpenMP
-    threads wait on each other whenever another process holds a core (measured 8× slower)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -330,75 +320,3 @@ def test_multilabel_prompting_yields_per_label_metrics(store, genres_small):
     proba = runs.proba_from_predictions(runs.load_predictions(folder), genres_small.labels)
     assert proba.shape == (10, 7) and ((proba > 0) & (proba < 1)).all()
     assert metrics["prompt"]["head_tokens"] and len(metrics["prompt"]["head_tokens"]) == 7
-
-
-# ----------------------------------------------------------------------------- CLI
-def test_cli_runs_one_job_per_template_and_reports_bad_names(store, rt_small, capsys):
-    from pipelines.cli import main
-
-    before = {r["id"] for r in store.runs()}
-    code = main(["prompt", "--dataset", "rt_small", "--template", "review", "question", "--max-test-samples", "8",
-                 "--speed-samples", "0", "--max-text-tokens", "32", "--calibrate", "--calibration", "domain"])
-    assert code == 0
-    new = [r for r in store.runs() if r["id"] not in before]
-    saved = [runs.read_json(Path(r["path"]) / "config.json")["prompt"] for r in new]
-    assert sorted(p["template"] for p in saved) == ["question", "review"]
-    # domain calibration: 20 strings of random *train* words, recorded with the run
-    train_words = {w for t in rt_small.train["text"] for w in t.split()}
-    for p in saved:
-        assert len(p["calibration_inputs"]) == 20
-        assert all(set(s.split()) <= train_words for s in p["calibration_inputs"])
-        assert np.isfinite(p["calibration"]).all()
-    assert main(["prompt", "--dataset", "rt_small", "--template", "nope"]) == 2
-    assert "no prompt template 'nope'" in capsys.readouterr().err
-    assert main(["prompt", "--list-templates"]) == 0
-    assert "yesno" in capsys.readouterr().out
-
-
-def test_queue_flag_enqueues_without_running(store):
-    from pipelines.cli import main
-
-    assert main(["prompt", "--dataset", "rt_small", "--mode", "few", "--k", "1", "--template", "classify", "review",
-                 "--queue"]) == 0
-    queued = [j for j in store.jobs(status="queued") if j["kind"] == "prompt"][:2]
-    assert sorted(j["config"]["template"] for j in queued) == ["classify", "review"]
-    assert all(j["config"]["mode"] == "few" and j["config"]["k"] == 1 for j in queued)
-    for j in queued:  # leave the shared store clean for other tests
-        store.request_cancel(j["id"])
-
-
-def test_demo_configs_are_smollm2_zero_and_few_label_scoring():
-    cfgs = [PromptConfig.from_dict(c) for c in demo_prompt_configs("rotten_tomatoes")]
-    assert [(c.model, c.mode, c.scoring) for c in cfgs] == [("smollm2", "zero", "label"), ("smollm2", "few", "label")]
-    tiny = demo_prompt_configs("rotten_tomatoes", "tiny")
-    assert all(c["max_test_samples"] and c["max_test_samples"] <= 32 for c in tiny)
-    assert json.loads(json.dumps(tiny)) == tiny
-
-
-def test_cli_prompt_shows_progress_and_the_template_name(store, rt_small, capfd, monkeypatch):
-    """A prompt job prints its progress (texts scored, ETA) while it runs, and every table names the
-    template it used (never "(default)"): the prompt command's, compare's and the Compare page's."""
-    from streamlit.testing.v1 import AppTest
-
-    from pipelines import termprogress
-    from pipelines.cli import main
-
-    monkeypatch.setattr(termprogress, "PLAIN_EVERY_S", 0.0)  # a line per update (10 s apart otherwise)
-    before = {r["id"] for r in store.runs()}
-    assert main(["prompt", "--dataset", "rt_small", "--max-test-samples", "8", "--chunk-size", "4",
-                 "--speed-samples", "0", "--max-text-tokens", "32", "--run-name", "tiny llm"]) == 0
-    out, err = capfd.readouterr()
-    lines = [ln for ln in err.splitlines() if ln.startswith("prompt job")]
-    assert any("4/8 texts" in ln and "ETA" in ln for ln in lines), lines
-    assert "100%" in lines[-1] and "done: accuracy" in lines[-1]
-    assert "(default)" not in out and "review" in out
-    (run_id,) = [r["id"] for r in store.runs() if r["id"] not in before]
-    assert main(["compare", "--runs", run_id]) == 0
-    assert "tiny llm (review)" in capfd.readouterr().out
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"), default_timeout=120)
-    at.run()
-    at.switch_page("views/compare.py")
-    at.query_params.update({"dataset": "rt_small", "runs": run_id})
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert any(str(v).startswith("tiny llm (review)") for v in at.dataframe[0].value["Run"])

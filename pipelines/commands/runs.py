@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import collapse
 from .. import runs as runfiles
+from ..runfolder import RunFolder
 from ..store import Store
 from ..textout import format_table
 from .common import UserError
@@ -54,11 +55,11 @@ def _get(run_id: str) -> dict:
 def _show(args) -> int:
     row = _get(args.run_id)
     folder = Path(row["path"])
-    metrics = runfiles.read_json(folder / "metrics.json")
+    metrics = RunFolder(folder).read_metrics()
     if args.json:
         print(json.dumps(metrics, indent=2))
         return 0
-    cfg = runfiles.read_json(folder / "config.json")
+    cfg = RunFolder(folder).read_config()
     print(f"run       {row['id']}  ({row['name']})\nfolder    {folder}\nkind      {row['kind']}\n"
           f"dataset   {row['dataset_id']} (split {row['split_hash']})\nmodel     {row['model']} {row['method'] or ''}")
     print("config    " + json.dumps(cfg.get("config", {}), sort_keys=True))
