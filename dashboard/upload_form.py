@@ -78,6 +78,10 @@ def _encoding_line(found: dict) -> str:
 def upload_flow(path: Path, save: Callable[[DataSpec], None]) -> None:
     """Everything after a file is chosen; ``save`` prepares the spec (the page runs the CLI)."""
     mtime = path.stat().st_mtime
+    if st.session_state.get("up_file") != str(path):  # another file: its form starts from its own guesses,
+        for key in [k for k in st.session_state if str(k).startswith("up_")]:  # not the previous file's columns
+            del st.session_state[key]
+        st.session_state["up_file"] = str(path)
     c1, c2 = st.columns(2)
     encoding = c1.selectbox("Encoding", [AUTO, *COMMON], key="up_encoding",
                             help="auto: a byte-order mark, else UTF-8 if the file is valid UTF-8, else detected "

@@ -229,7 +229,7 @@ COMMAND_CASES = [
     ("data-show-unknown", ["data", "show", "nope"], ["no prepared dataset 'nope'"]),
     ("shortlist-unknown-dataset", ["shortlist", "add", "nope", "minilm"], ["no prepared dataset 'nope'"]),
     ("export-card-unknown-run", ["export-card", "no-such-run"], ["no-such-run"]),
-    ("export-card-not-fine-tuned", ["export-card", "{run}", "--out", "{tmp}/thesis"], ["only fine-tuned runs"]),
+    ("export-card-not-fine-tuned", ["export-card", "{run}", "--out", "{tmp}/thesis"], ["no weights of its own"]),
     ("prepare-existing-name-other-split", ["data", "prepare", "{tmp}/other.csv", "--name", "{dataset}",
                                            "--tokenizer", "none"], ["already exists", "--overwrite"]),
 ]

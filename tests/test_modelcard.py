@@ -161,5 +161,5 @@ def test_prompt_runs_are_refused(tmp_path):
     run = tmp_path / "fake-prompt-run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"kind": "prompt", "config": {}}))
-    with pytest.raises(ValueError, match="only fine-tuned runs have weights"):
+    with pytest.raises(ValueError, match="no weights of its own to publish"):
         modelcard.export_card(str(run))

@@ -190,3 +190,25 @@ def test_data_page_upload_detects_encoding_previews_and_prepares(tmp_path):
     assert row["info"]["source"]["encoding"] == "cp1252"
     assert row["info"]["description"] == "tweets about trains"
     assert row["info"]["label_descriptions"] == {"negative": "a complaint"}
+
+
+def test_a_second_upload_starts_from_its_own_column_guesses(tmp_path):
+    """Columns picked for one file never carry over to the next (a stale pick is not among its columns)."""
+    from streamlit.testing.v1 import AppTest
+
+    from pipelines import paths
+
+    first = tmp_path / "first.csv"
+    first.write_text("body,category\n" + "".join(f"some text number {i},{'ab'[i % 2]}\n" for i in range(40)))
+    second = write_tweets_csv(tmp_path / "y.csv", tweet_rows(60, breaks=0, url_tail=0, html=0)).read_bytes()
+    at = AppTest.from_file(str(paths.REPO_ROOT / "dashboard" / "Home.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/data.py")
+    at.run()
+    at.file_uploader(key="upload_file").upload("first.csv", first.read_bytes(), "text/csv")
+    at.run()
+    assert at.multiselect(key="up_text").value == ["body"]
+    at.file_uploader(key="upload_file").upload("second tweets.csv", second, "text/csv")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.multiselect(key="up_text").value == ["tweet"] and at.selectbox(key="up_lcol").value == "sentiment"

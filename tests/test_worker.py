@@ -39,6 +39,7 @@ def _wait(pred, timeout: float, what: str):
 def test_sigkill_mid_job_then_restart_marks_failed_and_retry_completes(rt_small):
     store = Store()
     runs_before = {r["id"] for r in store.runs()}
+    folders_before = {p.name for p in paths.runs_dir().iterdir() if not p.name.startswith(".")}
     cfg = FinetuneConfig(dataset=rt_small.id, model="minilm", method="full", max_train_samples=96, max_length=32,
                          batch_size=8, epochs=2.0, run_name="killed").to_dict()
     job_id = submit(store, "finetune", cfg)
@@ -52,7 +53,7 @@ def test_sigkill_mid_job_then_restart_marks_failed_and_retry_completes(rt_small)
     assert job["status"] == "running", "the row is as the dead worker left it, not half-written"
     assert {r["id"] for r in store.runs()} == runs_before, "no run was registered"
     run_folders = {p.name for p in paths.runs_dir().iterdir() if not p.name.startswith(".")}
-    assert run_folders == {r["id"] for r in store.runs()}, "no half run folder where the dashboard looks"
+    assert run_folders == folders_before, "no half run folder where the dashboard looks"
 
     # The job stays held until its lease expires; then it is failed with the holder and the reason.
     assert store.reap_stale() == []

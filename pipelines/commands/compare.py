@@ -103,9 +103,14 @@ def _with_reference(store, dataset_id: str) -> None:
     Not on a read-only workspace, and not when no run is on the current split (then there is
     nothing to compare, and the command says why instead)."""
     from ..reference import ensure_reference
+    from ..store_io import StoreError
 
     ds = store.dataset(dataset_id)
     if store.read_only() or ds is None:
         return
     if any(r["split_hash"] == ds["split_hash"] for r in store.runs(dataset_id=dataset_id)):
-        ensure_reference(store, dataset_id, run_here=True)
+        try:
+            ensure_reference(store, dataset_id, run_here=True)
+        except (OSError, ValueError, StoreError) as exc:  # e.g. a full disk: compare what is there, and say why
+            log.warning("the TF-IDF reference could not be run (%s); comparing the runs without it",
+                        str(exc).splitlines()[0][:200])
