@@ -308,7 +308,8 @@ def build(comp: Any, p: Plan, results: Mapping[tuple[str, str], Mapping[str, Any
                                "tfidf` to see whether a model is worth its cost.", "quality"))
 
     runner = p.runner_up
-    if runner and (runner.rep, best.rep) in p.pairs:
+    runner_is_reference = bool(runner and p.reference in runner.ids and not p.best_is_reference)
+    if runner and (runner.rep, best.rep) in p.pairs and not runner_is_reference:  # said once, about the reference
         res = results.get((runner.rep, best.rep))
         sig = _significant(res, key)
         rv = f"{runner.label} ({_f(runner.value)})"

@@ -81,6 +81,7 @@ def test_significantly_better_than_the_reference_with_cost_ratios(strong, majori
     md = v.markdown("compare", comp.dataset_id)
     assert f"(compare?dataset={comp.dataset_id}&a={weak_reference}&b={strong}#significance)" in md
     assert md.count("[chart ↗]") == len(v.claims) + len(v.caveats), "every claim links to its chart"
+    assert text.count(f"{verdict.REFERENCE_LABEL} (") == 1, "the reference as runner-up is not compared twice"
 
 
 def test_reference_wins_says_so(strong, majority):
