@@ -134,3 +134,12 @@ def test_killed_worker_keeps_its_lease_until_expiry_then_retry_completes(store, 
     log = folder.log.read_text()
     assert "attempt 1 started" in log and "attempt 2 continues in the work folder of attempt 1" in log
     assert not {f"job-{job_id}-a1", f"job-{job_id}-a2"} & _partials()
+
+
+def test_the_demo_queue_runs_the_reference_then_the_llms_then_the_encoders_by_size():
+    from pipelines.demo import demo_jobs
+
+    jobs = sorted(demo_jobs("default"), key=lambda kc: kinds.get(kc[0]).cost(kc[1]))
+    order = [(kind, cfg.get("mode") or cfg.get("method"), cfg["model"]) for kind, cfg in jobs]
+    assert order == [("tfidf", None, "tfidf"), ("prompt", "zero", "smollm2"), ("prompt", "few", "smollm2"),
+                     ("finetune", "lora", "minilm"), ("finetune", "full", "minilm"), ("finetune", "lora", "mpnet")]
