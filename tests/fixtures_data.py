@@ -39,3 +39,18 @@ def prepare_named(name: str, tmp_dir):
     from tests.fixtures_faults import tiny_csv
 
     return prepare(str(tiny_csv(tmp_dir / f"{name}.csv")), name=name, tokenizer="none")
+
+
+def quiet_store(tmp_path, monkeypatch, dataset, name: str):
+    """A store of its own (WORKBENCH_STORE) holding ``dataset`` and a registered live 'worker' (this
+    process), so jobs a test queues stay queued: no worker of the session picks them up and trains."""
+    import os
+
+    from pipelines.store import Store
+
+    path = tmp_path / f"{name}.sqlite"
+    monkeypatch.setenv("WORKBENCH_STORE", str(path))
+    store = Store(path)
+    store.upsert_dataset(dataset.info)
+    store.put("worker", "current", {"pid": os.getpid(), "started_at": 0})
+    return store

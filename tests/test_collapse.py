@@ -7,7 +7,6 @@ CLI's ``compare`` and ``runs show``, and on the dashboard's Home and Compare pag
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from pipelines import collapse
 from pipelines.jobs import run_now
 from pipelines.runfolder import RunFolder
-from pipelines.store import Store
+from tests.fixtures_data import quiet_store
 
 ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"
 
@@ -41,11 +40,7 @@ def test_distribution_rules():
 @pytest.fixture()
 def majority_store(tmp_path, monkeypatch, rt_small):
     """Its own store holding rt_small and one majority run (a second of work)."""
-    path = tmp_path / "collapse.sqlite"
-    monkeypatch.setenv("WORKBENCH_STORE", str(path))
-    store = Store(path)
-    store.upsert_dataset(rt_small.info)
-    store.put("worker", "current", {"pid": os.getpid(), "started_at": 0})  # nothing else picks jobs up
+    store = quiet_store(tmp_path, monkeypatch, rt_small, "collapse")
     job = run_now("majority", {"dataset": "rt_small", "speed_samples": 0, "run_name": "always the majority"}, store)
     assert job["status"] == "done", job.get("error")
     return store, store.run(job["run_id"])

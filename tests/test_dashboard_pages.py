@@ -19,6 +19,7 @@ import pytest
 
 from pipelines import runs
 from pipelines.store import Store
+from tests.fixtures_data import quiet_store
 
 REPO = Path(__file__).resolve().parent.parent
 ENTRY = REPO / "dashboard" / "Home.py"
@@ -161,11 +162,7 @@ def test_data_explores_a_prepared_dataset(rt_small):
 def own_store(tmp_path, monkeypatch, rt_small):
     """A separate store holding rt_small and a registered live 'worker' (this process), so queued
     jobs stay queued: nothing else in the session may pick them up and train."""
-    path = tmp_path / "runs-page.sqlite"
-    monkeypatch.setenv("WORKBENCH_STORE", str(path))
-    store = Store(path)
-    store.upsert_dataset(rt_small.info)
-    store.put("worker", "current", {"pid": os.getpid(), "started_at": 0})
+    store = quiet_store(tmp_path, monkeypatch, rt_small, "runs-page")
     return store
 
 

@@ -9,7 +9,6 @@ replacing a file, the job for large files and the Predict page's download bytes.
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import pytest
 from pipelines import predict_file as pf
 from pipelines.jobs import run_now
 from pipelines.predictor import load_run_predictor
-from pipelines.store import Store
+from tests.fixtures_data import quiet_store
 
 ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"
 TEXTS = ["A joyous, clever film.", "Tedious and far too long.", "", "Ça va, sans plus — «moyen»."]
@@ -27,11 +26,7 @@ TEXTS = ["A joyous, clever film.", "Tedious and far too long.", "", "Ça va, san
 
 @pytest.fixture()
 def one_run(tmp_path, monkeypatch, rt_small):
-    path = tmp_path / "predict.sqlite"
-    monkeypatch.setenv("WORKBENCH_STORE", str(path))
-    store = Store(path)
-    store.upsert_dataset(rt_small.info)
-    store.put("worker", "current", {"pid": os.getpid(), "started_at": 0})  # queued jobs stay queued
+    store = quiet_store(tmp_path, monkeypatch, rt_small, "predict")
     job = run_now("majority", {"dataset": "rt_small", "speed_samples": 0, "run_name": "winner"}, store)
     assert job["status"] == "done", job.get("error")
     return store, store.run(job["run_id"])

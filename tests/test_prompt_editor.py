@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from pipelines.prompt_preview import render
-from pipelines.store import Store
+from tests.fixtures_data import quiet_store
 
 ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"
 pytestmark = pytest.mark.slow
@@ -17,11 +16,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture()
 def own_store(tmp_path, monkeypatch, rt_small):
     """A store of its own with a registered live 'worker' (this process): queued jobs stay queued."""
-    path = tmp_path / "editor.sqlite"
-    monkeypatch.setenv("WORKBENCH_STORE", str(path))
-    store = Store(path)
-    store.upsert_dataset(rt_small.info)
-    store.put("worker", "current", {"pid": os.getpid(), "started_at": 0})
+    store = quiet_store(tmp_path, monkeypatch, rt_small, "editor")
     return store
 
 
