@@ -18,20 +18,14 @@ from pipelines.selection import MixedSplitsError
 TITLE = "Verdict"
 
 
-def _groups(store: Any, run_ids: list[str]) -> dict[str, list[str]]:
-    wanted = set(run_ids)
-    return sweeps.seed_groups(store, [r for r in store.runs() if r["id"] in wanted])
-
-
 def seed_groups(comp: compare.Comparison) -> dict[str, list[str]]:
     """The seed groups among a comparison's runs (store rows read through the page cache)."""
-    wanted = set(comp.run_ids)
-    return sweeps.seed_groups(state.store(), [r for r in state.run_rows() if r["id"] in wanted])
+    return sweeps.seed_groups_among(state.store(), comp.run_ids, state.run_rows())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _for_comparison(key: tuple, _comp: compare.Comparison) -> verdict.Verdict:
-    return verdict.verdict_for(_comp, _groups(state.store(), _comp.run_ids))
+    return verdict.verdict_for(_comp, seed_groups(_comp))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -40,7 +34,7 @@ def _for_dataset(store_path: str, dataset_id: str, version: tuple[str, ...]) -> 
         comp = compare.load_comparison(state.store(), dataset_id=dataset_id)
     except (MixedSplitsError, ValueError):
         return None
-    return verdict.verdict_for(comp, _groups(state.store(), comp.run_ids)) if comp.run_ids else None
+    return verdict.verdict_for(comp, seed_groups(comp)) if comp.run_ids else None
 
 
 def _render(v: verdict.Verdict | None, page: str, dataset: str | None) -> None:

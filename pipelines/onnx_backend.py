@@ -249,8 +249,8 @@ def compare(reference: np.ndarray, other: np.ndarray, multi_label: bool, atol: f
 def land(staging: Path, run_id: str, run_dir: Path) -> Path | None:
     """Move a job's export to ``onnx/<run_id>`` once the run has its id (None if there was nothing).
 
-    The manifest then records the run folder, so :func:`prune` can drop exports of deleted runs
-    (the cache outlives workspaces: tests share it between sessions).
+    The manifest then records the run folder, so :func:`prune` can drop exports of runs whose
+    folder is gone (a run deleted or moved by hand, not through ``runs delete``).
     """
     if not staging.is_dir():
         return None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,7 @@ def save(dataset_id: str, splits: dict[str, pd.DataFrame], info: dict[str, Any])
     """Write the three splits + dataset.json (atomically: a temp folder renamed into place)."""
     folder = dataset_dir(dataset_id)
     tmp = folder.with_name(folder.name + ".tmp")
-    if tmp.exists():
-        import shutil
-
+    if tmp.exists():  # our own temp folder, left by a crash
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     multi = info["task"] == MULTI
@@ -116,13 +115,9 @@ def save(dataset_id: str, splits: dict[str, pd.DataFrame], info: dict[str, Any])
             splits[s].reset_index(drop=True).to_parquet(tmp / f"{s}.parquet", index=False)
         (tmp / "dataset.json").write_text(json.dumps(info, indent=2, default=str))
     except BaseException:  # a full disk: no half-written folder left behind
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if folder.exists():
-        import shutil
-
         shutil.rmtree(folder)
     tmp.replace(folder)
     return info

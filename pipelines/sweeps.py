@@ -129,6 +129,13 @@ def seed_groups(store: Store, run_rows: list[dict[str, Any]]) -> dict[str, list[
     return {sw: ids for sw, ids in by_sweep.items() if len(ids) >= 2 and (store.get(KV, sw) or {}).get("seeds")}
 
 
+def seed_groups_among(store: Store, run_ids: list[str], rows: list[dict[str, Any]] | None = None
+                      ) -> dict[str, list[str]]:
+    """The seed groups among these runs (``rows``: the store's run rows when already read, e.g. cached)."""
+    wanted = set(run_ids)
+    return seed_groups(store, [r for r in (store.runs() if rows is None else rows) if r["id"] in wanted])
+
+
 def validation_score(metrics: dict[str, Any]) -> float | None:
     """The validation macro-F1 a run was selected on (fine-tune: the best evaluation), or None."""
     val = metrics.get("validation") or {}

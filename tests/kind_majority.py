@@ -71,3 +71,12 @@ def run_majority(config: dict[str, Any], ctx: Any) -> str:
 
 KIND = kinds.register(RunKind(name="majority", display="Majority class (test kind)", config=MajorityConfig,
                               run=run_majority, load_predictor=load_majority, cost=lambda c: 1.0))
+
+
+def majority_run(store, run_name: str, dataset: str = "rt_small") -> dict[str, Any]:
+    """Run the kind once on ``dataset`` in ``store`` (about a second) and return the run's store row."""
+    from pipelines.jobs import run_now
+
+    job = run_now("majority", {"dataset": dataset, "speed_samples": 0, "run_name": run_name}, store)
+    assert job["status"] == "done", job.get("error")
+    return store.run(job["run_id"])

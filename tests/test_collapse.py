@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from pipelines import collapse
-from pipelines.jobs import run_now
 from pipelines.runfolder import RunFolder
 from tests.fixtures_data import quiet_store
+from tests.kind_majority import majority_run
 
 ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"
 
@@ -41,9 +41,7 @@ def test_distribution_rules():
 def majority_store(tmp_path, monkeypatch, rt_small):
     """Its own store holding rt_small and one majority run (a second of work)."""
     store = quiet_store(tmp_path, monkeypatch, rt_small, "collapse")
-    job = run_now("majority", {"dataset": "rt_small", "speed_samples": 0, "run_name": "always the majority"}, store)
-    assert job["status"] == "done", job.get("error")
-    return store, store.run(job["run_id"])
+    return store, majority_run(store, "always the majority")
 
 
 def test_majority_run_is_flagged_in_metrics_and_cli(majority_store, rt_small, capsys):

@@ -19,6 +19,7 @@ from pipelines import predict_file as pf
 from pipelines.jobs import run_now
 from pipelines.predictor import load_run_predictor
 from tests.fixtures_data import quiet_store
+from tests.kind_majority import majority_run
 
 ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"
 TEXTS = ["A joyous, clever film.", "Tedious and far too long.", "", "Ça va, sans plus — «moyen»."]
@@ -27,9 +28,7 @@ TEXTS = ["A joyous, clever film.", "Tedious and far too long.", "", "Ça va, san
 @pytest.fixture()
 def one_run(tmp_path, monkeypatch, rt_small):
     store = quiet_store(tmp_path, monkeypatch, rt_small, "predict")
-    job = run_now("majority", {"dataset": "rt_small", "speed_samples": 0, "run_name": "winner"}, store)
-    assert job["status"] == "done", job.get("error")
-    return store, store.run(job["run_id"])
+    return store, majority_run(store, "winner")
 
 
 def _file(tmp_path: Path) -> Path:

@@ -67,12 +67,10 @@ def run(args: argparse.Namespace) -> int:
         extra += [f"note: {n}" for n in comp.notes]
     extra += collapse.warning_lines(comp)  # every format: on stderr where stdout must stay machine-readable
     if args.format in ("table", "markdown"):
-        from ..sweeps import seed_groups
+        from ..sweeps import seed_groups_among
         from ..verdict import verdict_for
 
-        wanted = set(comp.run_ids)
-        groups = seed_groups(store, [r for r in store.runs() if r["id"] in wanted])
-        extra.append("verdict: " + verdict_for(comp, groups).text())
+        extra.append("verdict: " + verdict_for(comp, seed_groups_among(store, comp.run_ids)).text())
     if args.test:
         res = significance(comp, *args.test)
         mc, ba, bf = res["mcnemar"], res["bootstrap_accuracy"], res["bootstrap_macro_f1"]
