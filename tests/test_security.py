@@ -88,7 +88,8 @@ def test_dashboard_client_sends_the_secret(service):
     store = Store()
     assert services.warm(store, [])["errors"] == {}
     assert services.stop_service(store)
-    assert proc.poll() is not None
+    # stop_service sees the leader thread as a zombie; the other threads may still be exiting.
+    assert proc.wait(timeout=30) == 0
 
 
 INJECTED = "<img src=x onerror=alert(1)>"
