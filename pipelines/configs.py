@@ -259,13 +259,18 @@ class FinetuneConfig(RunConfig):
     speed_samples: int = _redefault(RunConfig, "speed_samples", 128, "test texts used to measure latency (up to 20, "
                                     "batch 1) and throughput (batch 32); 0 = skip")
     method: str = _field("full", "full fine-tune or LoRA adapter", choices=["full", "lora"])
-    epochs: float = _field(1.0, "maximum training epochs (early stopping may end sooner)", Range(0, 1000, lo_open=True))
+    epochs: float | None = _field(None, "maximum training epochs (early stopping may end sooner); default derived "
+                                  "from the data: enough epochs for min_steps optimisation steps, 1 on large data, "
+                                  "≤ 10 (pipelines/train_defaults.py)", Range(0, 1000, lo_open=True))
+    min_steps: int = _field(500, "optimisation steps the derived epochs reach at least (used only when epochs is "
+                            "not set)", Range(1, 100_000_000))
     learning_rate: float | None = _field(None, "peak learning rate; default full 1e-4 (< 40M parameters) or 5e-5, "
                                          "LoRA 2e-3", Range(0, 1, lo_open=True))
     eval_batch_size: int = _field(64, "evaluation batch size", BATCH)
     group_by_length: bool = _field(True, "batch texts of similar token length together (less padding: ~1.5x faster "
                                    "on short, uneven texts)")
-    max_length: int | None = _field(None, "token limit; default: 95th percentile of train lengths (≤ 512)",
+    max_length: int | None = _field(None, "token limit; default: 95th percentile of train lengths (≤ 256 on CPU, "
+                                    "≤ 512 on GPU)",
                                     Range(8, 4096))
     max_train_samples: int | None = _field(10000, "use at most this many train texts (seeded, stratified subsample; "
                                            "0 or None = all). The default keeps a CPU epoch to minutes and covers "
@@ -275,7 +280,8 @@ class FinetuneConfig(RunConfig):
                                           "training", SAMPLES)
     warmup_ratio: float = _field(0.1, "linear warm-up share of the steps", Range(0, 1, hi_open=True))
     weight_decay: float = _field(0.01, "AdamW weight decay", Range(0, 1))
-    eval_every: int | None = _field(None, "evaluate every N steps (default: ~4 times per epoch)",
+    eval_every: int | None = _field(None, "evaluate every N steps (default: ~4 times per epoch, at most ~10 times "
+                                    "over min_steps)",
                                     Range(1, 100_000_000))
     early_stopping_patience: int = _field(3, "evaluations without macro-F1 gain before stopping", Range(1, 1000))
     class_weights: bool = _field(False, "weight the loss by inverse class frequency")

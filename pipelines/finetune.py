@@ -7,7 +7,10 @@ run folder (``model/``, ``metrics.json``, ``predictions.parquet``, ``emissions.c
 1. seed everything; subsample train (``max_train_samples``) and validation
    (``max_eval_samples``: early stopping evaluates several times per epoch, so a full
    validation split could cost as much as training itself);
-2. ``max_length`` = 95th percentile of train token lengths unless set; dynamic padding;
+2. the settings the user left unset follow the data (:mod:`pipelines.train_defaults`: epochs
+   enough for ``min_steps`` optimisation steps, evaluation cadence, ``max_length`` from the
+   train texts' p95 token length); the rule's inputs and outputs go into ``config.json``;
+   dynamic padding;
 3. HF ``Trainer``: AdamW, linear warm-up/decay, evaluation ~4× per epoch, early stopping on
    validation macro-F1, best checkpoint restored (one on disk at a time, deleted after);
 4. multi-label: per-label thresholds tuned on validation;
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import math
 import re
 import shutil
 from collections.abc import Sequence
@@ -33,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from . import assets, runs
+from . import assets, runs, train_defaults
 from .configs import FinetuneConfig
 from .finish import SpeedPlan, dir_size_mb, finish_run
 from .predictor import EncoderBase, Predictor
@@ -64,7 +66,6 @@ log = logging.getLogger(__name__)
 DEFAULT_LR = {"full": 5e-5, "lora": 2e-3}
 SMALL_MODEL_FULL_LR = 1e-4
 SMALL_MODEL_PARAMS = 40_000_000  # MiniLM-L6 has 22.7M, MPNet-base 109M
-EVALS_PER_EPOCH = 4
 MODEL_SIDECAR = "workbench.json"  # labels, thresholds, max_length, base model: what the loader needs
 
 
@@ -88,13 +89,19 @@ def _subsample(df: Any, n: int | None, seed: int, ds: Any) -> Any:
     return df.sample(n=n, random_state=seed).reset_index(drop=True)
 
 
-def _token_max_length(texts: Sequence[str], tokenizer: Any, model_dir: str) -> int:
-    """p95 of the train texts' token lengths (data.token_length_percentiles), rounded up to 8."""
-    from .data import token_length_percentiles
-    from .finetune_train import round_max_length
+def _defaults(cfg: FinetuneConfig, train_df: Any, labels: list[str], multi: bool, tokenizer: Any,
+              model_dir: str) -> dict[str, Any]:
+    """The data-derived settings (:func:`train_defaults.derive`) for this run's actual train texts,
+    measured with the model's own tokenizer (p95 only computed when max_length is not set)."""
+    import torch
 
-    p95 = token_length_percentiles(list(texts), model_dir)["p95"]
-    return round_max_length(p95, tokenizer)
+    from .data import token_length_percentiles
+    from .finetune_train import model_length_limit
+
+    tokens = None if cfg.max_length else token_length_percentiles(train_df["text"].tolist(), model_dir)
+    return train_defaults.derive(len(train_df), len(labels), multi, tokens, cfg.batch_size, min_steps=cfg.min_steps,
+                                 on_cpu=not torch.cuda.is_available(), model_max_length=model_length_limit(tokenizer),
+                                 epochs=cfg.epochs, max_length=cfg.max_length, eval_every=cfg.eval_every)
 
 
 def _clean_work_dir(work_dir: Path) -> None:
@@ -148,7 +155,8 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
     if len(val_df) == 0:
         raise ValueError(f"dataset {ds.id!r} has an empty validation split; early stopping needs one")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    max_length = cfg.max_length or _token_max_length(train_df["text"].tolist(), tokenizer, model_dir)
+    rule = _defaults(cfg, train_df, labels, multi, tokenizer, model_dir)
+    max_length, epochs = rule["outputs"]["max_length"], rule["outputs"]["epochs"]
     y_train, y_val = label_arrays(ds, train_df), label_arrays(ds, val_df)
     train_set = EncodedSplit(tokenizer, train_df["text"].tolist(), y_train, max_length)
     val_set = EncodedSplit(tokenizer, val_df["text"].tolist(), y_val, max_length)
@@ -166,11 +174,8 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
         model = finetune_lora.wrap(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, targets, uninitialised)
     trainable, total = finetune_lora.count_params(model)
     lr = cfg.learning_rate or default_learning_rate(cfg.method, base_params)
-    epochs = cfg.epochs
-
-    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
-    max_steps = max(1, math.ceil(steps_per_epoch * epochs))
-    eval_every = cfg.eval_every or max(1, math.ceil(steps_per_epoch / EVALS_PER_EPOCH))
+    steps_per_epoch, max_steps, eval_every = (rule["outputs"][k] for k in ("steps_per_epoch", "max_steps",
+                                                                           "eval_every"))
     ckpt_dir = work / "checkpoints"
     args = training_args(cfg, ckpt_dir, max_steps, eval_every, lr)
     job_cb = JobCallback(ctx, 0.05, 0.85)
@@ -224,7 +229,8 @@ def run_finetune_job(config: dict[str, Any], ctx: Any) -> str:
         blocks={"train": train_block, "inference": inference, "backend": inference["backend"]},
         speed=SpeedPlan(n=cfg.speed_samples, n_latency=min(20, cfg.speed_samples)),
         config_extra={"resolved": {"model_path": model_dir, "learning_rate": lr, "epochs": epochs,
-                                   "max_length": max_length, "lora_target_modules": targets}})
+                                   "max_length": max_length, "lora_target_modules": targets,
+                                   "train_defaults": rule}})
     onnx_backend.land(onnx_backend.staging_dir(ctx.job_id), run_id, runs.run_dir(run_id))  # follows the run id
     return run_id
 

@@ -19,7 +19,6 @@ from transformers import TrainerCallback, TrainingArguments
 
 log = logging.getLogger(__name__)
 
-MIN_MAX_LENGTH = 16
 MAX_MAX_LENGTH = 512
 
 
@@ -40,21 +39,9 @@ class EncodedSplit(torch.utils.data.Dataset):
         return item
 
 
-def choose_max_length(texts: Sequence[str], tokenizer: Any, percentile: float = 95.0) -> int:
-    """The 95th percentile of token lengths (with special tokens), rounded up to a multiple of 8.
-
-    Truncating the longest 5% costs little accuracy while bounding the cost of the batches
-    that contain them; a multiple of 8 keeps matrix shapes friendly.
-    """
-    lengths = [len(ids) for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
-    p = float(np.percentile(lengths, percentile)) if lengths else MIN_MAX_LENGTH
-    return round_max_length(p, tokenizer)
-
-
-def round_max_length(p: float, tokenizer: Any) -> int:
-    """Round a token length up to a multiple of 8, within [16, min(512, the model's limit)]."""
-    limit = min(MAX_MAX_LENGTH, int(getattr(tokenizer, "model_max_length", MAX_MAX_LENGTH) or MAX_MAX_LENGTH))
-    return int(max(MIN_MAX_LENGTH, min(limit, 8 * math.ceil(p / 8))))
+def model_length_limit(tokenizer: Any) -> int:
+    """The model's own token limit (its tokenizer's ``model_max_length``), at most 512."""
+    return min(MAX_MAX_LENGTH, int(getattr(tokenizer, "model_max_length", MAX_MAX_LENGTH) or MAX_MAX_LENGTH))
 
 
 def label_arrays(ds: Any, df: Any) -> np.ndarray:
