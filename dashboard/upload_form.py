@@ -86,7 +86,8 @@ def upload_flow(path: Path, save: Callable[[DataSpec], None]) -> None:
     encoding = c1.selectbox("Encoding", [AUTO, *COMMON], key="up_encoding",
                             help="auto: a byte-order mark, else UTF-8 if the file is valid UTF-8, else detected "
                                  "(charset-normalizer)")
-    delimiter = c2.text_input("Delimiter (blank: ',' for CSV, tab for TSV)", key="up_delim", max_chars=3) or None
+    delimiter = c2.text_input("Delimiter (blank: detected from the header; tab for TSV)", key="up_delim",
+                              max_chars=3) or None
     try:
         raw, fmt, found = _read(str(path), mtime, delimiter, encoding)
     except (DataError, FileNotFoundError) as exc:
@@ -95,6 +96,9 @@ def upload_flow(path: Path, save: Callable[[DataSpec], None]) -> None:
     if found.get("encoding"):
         st.caption(_encoding_line({"how": found.get("encoding_how"), **found, "candidates":
                                    found.get("encoding_candidates")}))
+    if found.get("delimiter_how") == "detected" and found.get("delimiter") != ",":
+        st.caption(f"Delimiter: **{found['delimiter']!r}** (detected from the header line; type another above "
+                   f"if the columns look wrong).")
     st.markdown(f"**Preview of the file** — {fmt.upper()} · {len(raw):,} rows · {len(raw.columns)} columns: "
                 + ", ".join(f"`{c}`" for c in raw.columns))
     if found.get("line_breaks_in_fields"):

@@ -70,7 +70,8 @@ class DataSpec(JobConfig):
     label_delimiter: str | None = field(default=None, metadata={
         "help": "multi-label as one delimited string per row, e.g. '|' or ','"})
     delimiter: str | None = field(default=None, metadata={
-        "help": "field separator of a CSV/TSV file (default: ',' for .csv, tab for .tsv)"})
+        "help": "field separator of a CSV/TSV file (default: tab for .tsv; for .csv ',' unless the header line "
+                "has none but ';', tab or '|': then the most frequent of those, recorded as detected)"})
     encoding: str | None = field(default="auto", metadata={
         "help": "file encoding: auto (a byte-order mark, else UTF-8 if it decodes, else detected with "
                 "charset-normalizer; the one used is recorded) or a Python codec name: cp1252, latin-1, utf-16, …"})
@@ -161,7 +162,7 @@ def load_examples(spec: DataSpec) -> tuple[pd.DataFrame, bool, dict[str, Any], d
             label_column=spec.label_column, label_columns=spec.label_columns, label_delimiter=spec.label_delimiter,
             drop_empty=spec.drop_empty, report=report, strip_html=spec.strip_html)
         source = {"kind": "file", "path": str(path.resolve()), "format": fmt,
-                  **{k: read[k] for k in ("encoding", "encoding_how") if k in read}}
+                  **{k: read[k] for k in ("encoding", "encoding_how", "delimiter", "delimiter_how") if k in read}}
         if read.get("line_breaks_in_fields"):
             report["line_breaks_in_fields"] = read["line_breaks_in_fields"]
         label_desc = (f"columns {', '.join(map(repr, spec.label_columns))}" if spec.label_columns

@@ -37,6 +37,22 @@ def row_terminator(text: str) -> str | None:
     return m.group(0) if m else None
 
 
+def sniff_delimiter(text: str, default: str = ",") -> str:
+    """The delimiter of a CSV whose user gave none: ``default`` unless the header says otherwise.
+
+    Spreadsheets saved in many European locales separate fields with ';' (the comma is the
+    decimal mark there); a header line with no ``default`` in it but a ';', tab or '|' is
+    split by the most frequent of those. Quoted headers are rare; a wrong guess still meets
+    the header check below, which names the fix.
+    """
+    first = next((ln for ln in text.removeprefix("\ufeff").splitlines() if ln.strip()), "")
+    if default in first:
+        return default
+    counts = {d: first.count(d) for d in (";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else default
+
+
 def _placeholder(text: str) -> str:
     """A private-use character absent from ``text``, standing in for in-field carriage returns."""
     return next(ch for ch in map(chr, range(0xE000, 0xF900)) if ch not in text)

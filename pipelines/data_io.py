@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from . import data_encoding
-from .data_csv import read_delimited
+from .data_csv import read_delimited, sniff_delimiter
 from .data_errors import EXCERPT_CHARS, DataError, excerpt
 
 __all__ = ["DataError", "EXCERPT_CHARS", "SUPPORTED", "decode", "detect_format", "excerpt", "read_capped",
@@ -115,7 +115,8 @@ def read_table(path: str | Path, *, encoding: str | None = None, delimiter: str 
     text, found = data_encoding.decode(data, path.name, encoding)
     report.update(encoding=found.encoding, encoding_how=found.how, encoding_candidates=found.candidates)
     if fmt in ("csv", "tsv"):
-        sep = delimiter or ("\t" if fmt == "tsv" else ",")
+        sep = delimiter or ("\t" if fmt == "tsv" else sniff_delimiter(text))
+        report.update(delimiter=sep, delimiter_how="given" if delimiter else "detected")
         return read_delimited(text, path.name, sep, report), fmt
     return _read_json(text, path.name, fmt), fmt
 

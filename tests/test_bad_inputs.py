@@ -126,7 +126,7 @@ FILE_CASES = [
      ["duplicate", "nothing is left"]),
     ("all-duplicates-one-label", _write("dups.csv", _csv(["text,label"] + ["same,pos"] * 30 + ["other,neg"] * 30)),
      [], ["duplicate texts", "only one class" if False else "fewer than 2"]),
-    ("huge-one-column-header", _write("wide.csv", _csv(["x;" * 5000, "a;b"])), [], ["looks", "separated"]),
+    ("huge-semicolon-header", _write("wide.csv", _csv(["x;" * 5000, "a;b"])), [], ["more than once", "distinct name"]),
     ("empty", _write("empty.csv", b""), [], ["is empty"]),
     ("header-only", _write("head.csv", b"text,label\n"), [], ["no data rows"]),
     ("unclosed-quote", _write("q.csv", _csv(["text,label", '"never closed,pos', *GOOD_ROWS])), [],
@@ -156,8 +156,8 @@ FILE_CASES = [
     ("extra-fields", _write("x.csv", _csv(["text,label", "a,b,c,d", *GOOD_ROWS])), [], ["malformed line 2"]),
     ("name-without-letters", _write("s.csv", _csv(["text,label", *GOOD_ROWS])), ["--name", "!!!"],
      ["no usable characters"]),
-    ("semicolon-file", _write("semi.csv", _csv(["text;label", *[r.replace(",", ";") for r in GOOD_ROWS]])), [],
-     ["--delimiter"]),
+    ("semicolon-file-read-as-comma", _write("semi.csv", _csv(["text;label", *[r.replace(",", ";") for r in GOOD_ROWS]])),
+     ["--delimiter", ","], ["looks ';'-separated", "--delimiter"]),
 ]
 
 

@@ -140,7 +140,20 @@ def test_missing_column_lists_available_ones(tmp_path):
         prepare(spec(path, text_column=["body"]))
     semi = write_csv(tmp_path / "semi.csv", reviews(20), sep=";")
     with pytest.raises(DataError, match=r"the file looks ';'-separated: pass --delimiter ';'"):
-        prepare(spec(semi))
+        prepare(spec(semi, delimiter=","))  # a delimiter the user gave is used, and a wrong one is named
+
+
+def test_a_semicolon_file_is_read_with_its_detected_delimiter(tmp_path):
+    """Excel in many locales saves ';'-separated CSV: read as such, and said so, with no flag."""
+    df = reviews(20)
+    df.loc[0, "review"] = "a text, with commas, inside"
+    semi = write_csv(tmp_path / "semi.csv", df, sep=";")
+    report: dict = {}
+    raw, _ = read_table(semi, report=report)
+    assert list(raw.columns) == ["review", "sentiment"] and raw["review"][0] == "a text, with commas, inside"
+    assert (report["delimiter"], report["delimiter_how"]) == (";", "detected")
+    plain = write_csv(tmp_path / "plain.csv", df)
+    assert read_table(plain, report=report)[0].shape == (20, 2) and report["delimiter"] == ","
 
 
 def test_empty_texts_are_reported_then_dropped_on_request(tmp_path):

@@ -111,13 +111,19 @@ def _show(args) -> int:
     return 0
 
 
+def _delimiter_name(sep: str) -> str:
+    return {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(sep, repr(sep))
+
+
 def _print_summary(info: dict) -> None:
     stats = info.get("stats", {})
     sizes = info["sizes"]
     print(f"dataset     {info['id']}  ({info['task']}, {len(info['labels'])} labels)")
     src = info.get("source", {})
-    print(f"source      {_source(info)}" + (f"  ({src['encoding']}, {src.get('encoding_how')})"
-                                            if src.get("encoding") else ""))
+    read = [f"{src['encoding']}, {src.get('encoding_how')}"] if src.get("encoding") else []
+    if src.get("delimiter"):
+        read.append(f"{_delimiter_name(src['delimiter'])}-separated, {src.get('delimiter_how')}")
+    print(f"source      {_source(info)}" + (f"  ({'; '.join(read)})" if read else ""))
     _print_descriptions(info)
     print(f"folder      {info['path']}")
     print(f"split hash  {info['split_hash']}  (seed {info.get('seed')})")
