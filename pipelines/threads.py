@@ -141,7 +141,7 @@ def current() -> int:
 def report() -> dict[str, Any]:
     """What a run records in ``speed``: the threads used, the cores, and what decided them."""
     return {"threads": current(), "cores": cores(),
-            "threads_rule": f"{ENV}" if setting() else "auto: cores, minus the service's share while it is active"}
+            "threads_rule": f"{ENV}" if setting() else _RULE}
 
 
 @contextlib.contextmanager
@@ -163,12 +163,15 @@ def registered(store: Any, key: str, **fields: Any) -> Iterator[None]:
 class Share:
     """A job's thread count, re-read at most every RECHECK_S between batches (see the module docstring)."""
 
-    def __init__(self, store: Any = None):
+    def __init__(self, store: Any = None, fixed: int | None = None):
         self.store = store
+        self.fixed = fixed  # a cluster task: the CPUs its scheduler reserved, nothing to re-read
         self._n: int | None = None
         self._at = 0.0
 
     def threads(self) -> int:
+        if self.fixed is not None:
+            return self.fixed
         now = time.monotonic()
         if self._n is None or now - self._at > RECHECK_S:
             n = job_threads(self.store)
@@ -180,6 +183,7 @@ class Share:
 
 
 _JOB_SHARE: Share | None = None
+_RULE = "auto: cores, minus the service's share while it is active"  # what decided this process's threads
 
 
 def job_share() -> Share | None:
@@ -193,6 +197,21 @@ def start_job(store: Any) -> Share:
     _JOB_SHARE = Share(store)
     n = apply(_JOB_SHARE.threads())
     log.info("job process %s: %d thread(s) of %d core(s)", os.getpid(), n, cores())
+    return _JOB_SHARE
+
+
+def start_remote_job(cpus: float | None) -> Share:
+    """Called in a Ray task before the job starts: use exactly the CPUs Ray reserved for it.
+
+    Ray never places tasks on a node beyond its CPUs, so threads = the task's ``num_cpus`` keeps
+    everything running there within the cores, as the local rule does on one machine (an
+    explicit WORKBENCH_THREADS on the node still wins). Ray reserves whole or fractional
+    CPUs; a fraction gets one thread.
+    """
+    global _JOB_SHARE, _RULE
+    n = setting() or max(1, int(cpus or 1))
+    _JOB_SHARE = Share(fixed=apply(n))
+    _RULE = "ray: the CPUs reserved for the task"
     return _JOB_SHARE
 
 

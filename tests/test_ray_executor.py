@@ -116,7 +116,9 @@ def test_two_jobs_run_at_once_and_predict_as_the_local_worker(store, rt_small, r
         assert folder.path.parent == paths.runs_dir(), "landed in this workspace by the driver"
         names = {p.name for p in folder.path.iterdir()}
         assert names == {*RunFolder.FILES, RunFolder.MODEL, "phases.jsonl"}, names
-        assert "(Ray task)" in folder.log.read_text()
+        log = folder.log.read_text()
+        assert "(Ray task)" in log
+        assert "1 thread(s) (1.0 CPU reserved" in log, "threads = the CPUs Ray reserved, not the node's cores"
         pd.testing.assert_frame_equal(runs.load_predictions(folder.path), expected)
     assert not any(runs.attempt_dir(i).exists() for i in ids), "no work folder left behind"
     assert not store.items("ray"), "placements are forgotten when jobs end"

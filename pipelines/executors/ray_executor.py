@@ -9,7 +9,9 @@ everything the tasks report into the store. Tasks never open the store (see
 * Resources: ``num_cpus`` from the config's ``num_cpus``/``cpus`` field when the kind has
   one, else 1; one GPU when the config asks for ``device`` cuda (``auto`` asks for none).
   Several jobs run at once when the cluster has room: ``--max-concurrent``, by default the
-  cluster's CPUs divided by one CPU per job. (On one machine the *local* worker stays the
+  cluster's CPUs divided by one CPU per job. A task computes with as many threads as the
+  CPUs Ray reserved for it (``threads.start_remote_job``), so the tasks on a node never
+  add up to more threads than its cores. (On one machine the *local* worker stays the
   default and runs one job at a time, so speed and energy figures stay comparable.)
 * Retries: Ray's are off (``max_retries=0``); attempts are the store's business
   (``jobs retry`` queues the next attempt). When a task's Ray worker dies, Ray's error

@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .. import kinds, prepared, runs
+from .. import kinds, prepared, runs, threads
 from ..jobs import Cancelled, JobContext
 
 log = logging.getLogger(__name__)
@@ -206,17 +206,20 @@ def run_task(payload: dict[str, Any], channel: Any, dataset: bytes | None = None
     "folder" (tar bytes of the work folder, or None)}``. Failures are returned, not raised:
     an exception that reaches Ray means the task itself broke, not the job.
     """
+    import ray
+
     importlib.import_module(payload["module"])
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
     job = payload["job"]
     with private_workspace(f"workbench-job{job['id']}-"):
         if dataset is not None:
             unpack(dataset, prepared.dataset_dir(payload["dataset_id"]))
         if previous is not None:
             unpack(previous, runs.attempt_dir(job["id"], int(job["attempt"]) - 1))
-        return _run_attempt(job, channel, payload["driver"])
+        return _run_attempt(job, channel, payload["driver"], cpus)
 
 
-def _run_attempt(job: dict[str, Any], channel: Any, driver_id: str) -> dict[str, Any]:
+def _run_attempt(job: dict[str, Any], channel: Any, driver_id: str, cpus: float | None) -> dict[str, Any]:
     ctx = RemoteJobContext(job, channel, driver_id)
     result: dict[str, Any] = {"status": "done", "error": None, "run": None, "folder": None}
     try:
@@ -224,6 +227,8 @@ def _run_attempt(job: dict[str, Any], channel: Any, driver_id: str) -> dict[str,
         with ctx:
             ctx.logger.info("job %s (%s) attempt %s started in pid %s on %s (Ray task)", job["id"], job["kind"],
                             ctx.attempt, os.getpid(), socket.gethostname())
+            n = threads.start_remote_job(cpus).threads()
+            ctx.logger.info("%d thread(s) (%s CPU reserved by Ray, %d core(s) on the node)", n, cpus, threads.cores())
             kind.run(job["config"], ctx)
         result["run"] = ctx.landed
     except Cancelled as exc:
