@@ -1,9 +1,12 @@
-"""``jobs list|cancel|retry``: the queue, who holds each running job, and what to do about it."""
+"""``jobs list|cancel|retry``: the queue, who holds each running job, when each will be done (ETA), and what to
+do about it."""
 
 from __future__ import annotations
 
 import time
 
+from .. import estimate
+from ..eta import queue_etas
 from ..jobs import lease_holder
 from ..store import Store
 from ..textout import format_table
@@ -27,9 +30,13 @@ def _jobs_list(args) -> int:
     store = Store()
     store.reap_stale()
     rows = []
-    for j in store.jobs(status=args.status):
+    jobs = store.jobs(status=args.status)
+    etas = queue_etas(store, store.jobs(status=("queued", "running"), limit=10_000))  # every job ahead counts
+    for j in jobs:
         cfg = j["config"]
+        eta = etas.get(j["id"])
         rows.append({"id": j["id"], "kind": j["kind"], "status": j["status"], "progress": f"{j['progress']:.0%}",
+                     "done in": _eta_cell(eta), "eta from": eta.source if eta else "",
                      "attempt": j["attempt"], "model": cfg.get("model"), "method": cfg.get("method") or cfg.get("mode"),
                      "dataset": cfg.get("dataset") or cfg.get("source"), "run": j["run_id"],
                      "held by": lease_holder(j), "message": (j["message"] or "")[:40], "age": _age(j["created_at"])})
@@ -50,6 +57,14 @@ def _jobs_retry(args) -> int:
     job_id = store.retry(args.job_id)
     print(f"job {job_id} queued again (attempt {store.job(job_id)['attempt']})")
     return 0
+
+
+def _eta_cell(eta) -> str:
+    if eta is None:
+        return ""
+    if eta.done_in_s is None:
+        return "unknown"
+    return ("~" if eta.rough else "") + estimate.words(eta.done_in_s)
 
 
 def _age(t: float) -> str:
