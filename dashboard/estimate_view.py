@@ -1,5 +1,6 @@
 """Cost before commitment (Runs page): each planned job's expected duration on this machine,
-and a one-click cap that keeps it under a target (:mod:`pipelines.estimate` does the sums).
+and a one-click cap that keeps it under a target (:mod:`pipelines.estimate` does the sums);
+and, once queued, each job's ETA (:func:`queue_etas`, for the Runs page and Home).
 
 The measured rates are read from the finished runs' folders once per change of the run list
 (cached), so the form stays quick while a user edits it.
@@ -13,12 +14,19 @@ from typing import Any
 import streamlit as st
 
 from dashboard import state
-from pipelines import estimate
+from pipelines import estimate, eta
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _samples(store_path: str, kind: str, n_runs: int) -> list[estimate.Sample]:
     return estimate.samples(state.store(), kind)
+
+
+def queue_etas(jobs: list[dict[str, Any]]) -> dict[int, eta.JobEta]:
+    """ETA of each queued or running job (:mod:`pipelines.eta`), the measured rates read once per run-list change."""
+    store = state.store()
+    n_runs = len(state.run_rows())
+    return eta.queue_etas(store, jobs, found=lambda kind: _samples(str(store.path), kind, n_runs))
 
 
 def _apply(key: str, value: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,32 +19,11 @@ STATUS_MD = {"queued": ":gray[:material/schedule: queued]", "running": ":blue[:m
              "cancelled": ":orange[:material/cancel: cancelled]"}
 
 
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "–"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def job_title(job: dict[str, Any]) -> str:
     cfg = job["config"]
     name = cfg.get("run_name") or " ".join(str(x) for x in (cfg.get("model"), cfg.get("method") or cfg.get("mode"))
                                            if x)
     return f"#{job['id']} {job['kind']} · {name} · {cfg.get('dataset', '?')}"
-
-
-def eta_s(job: dict[str, Any], now: float | None = None) -> float | None:
-    """Remaining seconds, extrapolated linearly from progress so far (None until it means something)."""
-    if job["status"] != "running" or not job.get("started_at"):
-        return None
-    p = float(job.get("progress") or 0.0)
-    if p < 0.02:
-        return None
-    elapsed = (now or time.time()) - job["started_at"]
-    return elapsed * (1.0 - p) / p
 
 
 def recently_finished(rows: list[dict[str, Any]], n: int = 8) -> list[dict[str, Any]]:
@@ -77,14 +55,13 @@ def latest_metrics(job_id: int) -> dict[str, float]:
     return {r["name"]: float(r["value"]) for _, r in last.iterrows()}
 
 
-def job_line(job: dict[str, Any]) -> None:
-    """Progress bar + status, ETA and the newest loss/metric of one job."""
+def job_line(job: dict[str, Any], eta: Any = None) -> None:
+    """Progress bar + status, ETA (a :class:`pipelines.eta.JobEta`) and the newest loss/metric of one job."""
     p = float(job.get("progress") or 0.0)
     status = job["status"]
     bits = [STATUS_MD.get(status, status)]
-    if status == "running":
-        eta = eta_s(job)
-        bits.append(f"ETA {fmt_duration(eta)}" if eta is not None else "ETA –")
+    if eta is not None and status in ("queued", "running"):
+        bits.append(eta.text)
     metrics = latest_metrics(job["id"]) if status in ("running", "done") else {}
     bits += [f"{k} {v:.4g}" for k, v in list(metrics.items())[:3]]
     if job.get("message") and job["message"] not in (status, "starting"):

@@ -1,10 +1,13 @@
 """The default comparison: what ``make run`` and the dashboard's one button queue.
 
 Every run kind names its own demo configs (``RunKind.presets``); the demo is their union on
-one dataset. Profiles: ``default`` is the real demo (MiniLM full, MiniLM LoRA, MPNet LoRA on
-the embedded Rotten Tomatoes snippets, one epoch over the whole train split; SmolLM2 zero-
-and few-shot baselines); ``tiny`` is the same shape shrunk to seconds for tests and the
-browser check. The queue runs them cheapest first (``RunKind.cost``).
+one dataset. Profiles: ``default`` is the first impression, sized from measurements to finish
+in about 10 minutes on 2 idle cores (the TF-IDF reference, SmolLM2 zero- and few-shot on the
+whole test split, MiniLM full and LoRA on 3,000 sampled train texts, MPNet LoRA on 1,500 texts
+cut to 40 tokens; ``bench/e2e.py`` measures it); ``full`` is the same comparison with one epoch
+over the whole train split (~22 minutes), one click away on Home; ``tiny`` is the same shape
+shrunk to seconds for tests and the browser check. The queue runs them cheapest first
+(``RunKind.cost``), and the jobs the profiles share (the reference, the LLM baselines) run once.
 
 Queuing is idempotent: a config that already has a queued, running or done job is skipped,
 comparing configs with their defaults filled in, so an upgrade that adds a config field
@@ -24,7 +27,10 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_DATASET = "rotten_tomatoes"
-PROFILES = ("default", "tiny")
+PROFILES = ("default", "full", "tiny")
+# Minutes, empty workspace to the whole demo done, on 2 idle cores with the model cache warm
+# (bench/e2e.py; bench/RESULTS.md). Home states them beside the buttons.
+MEASURED_MIN = {"default": 10, "full": 22}
 
 
 def demo_jobs(profile: str = "default", dataset: str = DEFAULT_DATASET) -> list[tuple[str, dict[str, Any]]]:
@@ -60,3 +66,18 @@ def queue_demo(store: Store | None = None, profile: str = "default", dataset: st
 
 def _key(kind: str, config: dict[str, Any]) -> tuple[str, str]:
     return kind, json.dumps(kinds.get(kind).normalise(config), sort_keys=True)
+
+
+def sizes(kind: str, config: dict[str, Any]) -> str:
+    """What a demo job is trained or scored on, in words (Home states these beside the button)."""
+    if kind == "prompt":
+        n = config.get("max_test_samples")
+        return f"first {n:,} test texts" if n else "whole test split"
+    if kind == "finetune":
+        n = config.get("max_train_samples")
+        bits = [f"{n:,} train texts" if n and n < 10_000 else "whole train split (≤ 10,000)",
+                f"{config.get('epochs') or 1:g} epoch"]
+        if config.get("max_length"):
+            bits.append(f"≤ {config['max_length']} tokens")
+        return ", ".join(bits)
+    return "whole train split"

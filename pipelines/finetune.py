@@ -348,17 +348,35 @@ def _base_model_dir(meta: dict[str, Any]) -> str:
     return meta["base_model_path"]
 
 
+# The demo's encoders per profile: (model, method, run name, explicit sizes). Every size is set
+# explicitly (epochs too), so the data-derived defaults (pipelines/train_defaults.py: epochs
+# for a minimum step count) never stretch the demo. "default" fits the whole demo in about
+# 10 minutes on 2 idle cores (sizes chosen from bench/e2e.py measurements, bench/RESULTS.md);
+# "full" is one epoch over the whole train split (Rotten Tomatoes: 9,564 texts, ~22 minutes).
+_DEMO_ENCODERS: dict[str, list[tuple[str, str, str, dict[str, Any]]]] = {
+    "default": [
+        ("minilm", "full", "MiniLM full (3k texts)", dict(max_train_samples=3000, max_eval_samples=200)),
+        ("minilm", "lora", "MiniLM LoRA (3k texts)", dict(max_train_samples=3000, max_eval_samples=200)),
+        ("mpnet", "lora", "MPNet LoRA (1.5k texts, 40 tokens)",
+         dict(max_train_samples=1500, max_eval_samples=200, max_length=40)),
+    ],
+    "full": [
+        ("minilm", "full", "MiniLM full", dict(max_train_samples=10000)),
+        ("minilm", "lora", "MiniLM LoRA", dict(max_train_samples=10000)),
+        ("mpnet", "lora", "MPNet LoRA", dict(max_train_samples=10000)),
+    ],
+    "tiny": [
+        ("minilm", "full", "MiniLM full", dict(max_train_samples=64, max_eval_samples=64, max_length=32)),
+        ("minilm", "lora", "MiniLM LoRA", dict(max_train_samples=64, max_eval_samples=64, max_length=32)),
+    ],
+}
+
+
 def demo_configs(dataset: str, profile: str) -> list[dict[str, Any]]:
     """The demo's encoders: MiniLM full and LoRA, and MPNet LoRA (not in the tiny profile)."""
-    tiny = profile == "tiny"
-    shrink: dict[str, Any] = dict(max_train_samples=64, max_eval_samples=64, max_length=32, epochs=1.0) if tiny else {}
-    encoders = [
-        FinetuneConfig(dataset=dataset, model="minilm", method="full", run_name="MiniLM full", **shrink),
-        FinetuneConfig(dataset=dataset, model="minilm", method="lora", run_name="MiniLM LoRA", **shrink),
-    ]
-    if not tiny:
-        encoders.append(FinetuneConfig(dataset=dataset, model="mpnet", method="lora", run_name="MPNet LoRA"))
-    return [c.to_dict() for c in encoders]
+    return [FinetuneConfig(dataset=dataset, model=model, method=method, run_name=name, epochs=1.0,
+                           **sizes).to_dict()
+            for model, method, name, sizes in _DEMO_ENCODERS.get(profile, _DEMO_ENCODERS["default"])]
 
 
 # Relative training cost, measured here (bench/finetune.py, train samples/s on 2 cores):

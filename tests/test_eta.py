@@ -89,3 +89,19 @@ def test_jobs_list_shows_each_queued_jobs_eta(tmp_path, monkeypatch, small_ds, c
     assert cli.main(["jobs", "list"]) == 0
     out = capsys.readouterr().out
     assert "done in" in out and "rough guess" in out
+
+
+def test_the_full_size_demo_adds_only_its_encoders_and_every_demo_size_is_explicit():
+    from pipelines.demo import PROFILES, demo_jobs, sizes
+
+    default, full = demo_jobs("default"), demo_jobs("full")
+    shared = [(k, c) for k, c in default if k != "finetune"]
+    assert shared and shared == [(k, c) for k, c in full if k != "finetune"]  # queued once for both profiles
+    for profile in PROFILES:
+        for kind, cfg in demo_jobs(profile):
+            if kind == "finetune":  # never left to the data-derived defaults, which could stretch the demo
+                assert cfg["epochs"] == 1.0 and cfg["max_train_samples"], (profile, cfg["run_name"])
+    n_default = {c["model"] + c["method"]: c["max_train_samples"] for k, c in default if k == "finetune"}
+    assert all(n < 10_000 for n in n_default.values())
+    assert sizes("finetune", next(c for k, c in default if c.get("model") == "mpnet")).startswith("1,500 train texts")
+    assert sizes("prompt", next(c for k, c in default if k == "prompt")) == "whole test split"

@@ -7,8 +7,10 @@ import os
 import pandas as pd
 import streamlit as st
 
-from dashboard import collapse_view, services, state, verdict_view, widgets
-from pipelines.demo import DEFAULT_DATASET, demo_jobs, queue_demo
+from dashboard import collapse_view, estimate_view, services, state, verdict_view, widgets
+from pipelines import estimate, kinds
+from pipelines.demo import DEFAULT_DATASET, MEASURED_MIN, demo_jobs, queue_demo, sizes
+from pipelines.eta import queue_order
 
 # The browser test selects the tiny profile on a small dataset; users get the real demo.
 PROFILE = os.environ.get("WORKBENCH_DEMO_PROFILE", "default")
@@ -29,26 +31,56 @@ c3.metric("Running jobs", sum(j["status"] == "running" for j in jobs))
 c4.metric("Queued jobs", sum(j["status"] == "queued" for j in jobs))
 
 # ------------------------------------------------------------------ demo
-with st.container(border=True):
-    left, right = st.columns([3, 1], vertical_alignment="center")
+def _planned(profile: str) -> list[tuple[str, dict]]:
     try:
-        planned = demo_jobs(PROFILE, DEMO_DATASET)
+        jobs = demo_jobs(profile, DEMO_DATASET)
     except ValueError as exc:  # a bad WORKBENCH_DEMO_PROFILE
         st.error(str(exc))
-        planned = []
-    names = ", ".join(cfg.get("run_name") or f"{cfg.get('model')} {kind}" for kind, cfg in planned)
+        return []
+    return sorted(jobs, key=lambda kc: kinds.get(kc[0]).cost(kc[1]))  # the queue's order (jobs.submit's priority)
+
+
+def _on_this_machine(planned: list[tuple[str, dict]]) -> str:
+    """The planned jobs' total on this machine, from the same estimates as the queue's ETAs."""
+    fake = [{"id": -i, "kind": kind, "config": cfg, "status": "queued", "priority": 0.0}
+            for i, (kind, cfg) in enumerate(planned, start=1)]
+    etas = estimate_view.queue_etas(fake).values()
+    if not etas or any(e.done_in_s is None for e in etas):
+        return ""
+    total = max(e.done_in_s for e in etas)
+    return f" Estimated here: about {estimate.words(total)}" + (" (rough guess)." if any(e.rough for e in etas)
+                                                               else ", from runs measured on this machine.")
+
+
+def _queue(profile: str) -> None:
+    ids = queue_demo(state.store(), profile=profile, dataset=DEMO_DATASET)
+    pid = services.ensure_worker(state.store())
+    state.refresh()
+    msg = f"Queued {len(ids)} job(s): {', '.join(f'#{i}' for i in ids)}." if ids else \
+        "The demo is already queued or done: nothing added."
+    st.toast(msg + (f" Worker started (pid {pid})." if pid else ""), icon=":material/rocket_launch:")
+    st.session_state["demo_message"] = msg
+
+
+with st.container(border=True):
+    left, right = st.columns([3, 1], vertical_alignment="center")
+    planned = _planned(PROFILE)
+    measured = MEASURED_MIN.get(PROFILE)
     left.markdown(f"**Demo comparison** on `{DEMO_DATASET}`" + (" (tiny profile)" if PROFILE == "tiny" else "")
-                  + f": {names}.")
-    left.caption("Jobs already queued or done are skipped; a worker starts by itself if none is running.")
+                  + (f", about {measured} min on 2 idle cores" if measured else "") + ", cheapest job first:\n"
+                  + "\n".join(f"- {cfg.get('run_name') or cfg.get('model')}: {sizes(kind, cfg)}"
+                               for kind, cfg in planned))
+    left.caption("Every job scores the same test split. Jobs already queued or done are skipped; a worker starts "
+                 "by itself if none is running." + _on_this_machine(planned))
     if right.button("Queue the demo", type="primary", icon=":material/rocket_launch:", width="stretch",
                     disabled=not planned, key="queue_demo"):
-        ids = queue_demo(state.store(), profile=PROFILE, dataset=DEMO_DATASET)
-        pid = services.ensure_worker(state.store())
-        state.refresh()
-        msg = f"Queued {len(ids)} job(s): {', '.join(f'#{i}' for i in ids)}." if ids else \
-            "The demo is already queued or done: nothing added."
-        st.toast(msg + (f" Worker started (pid {pid})." if pid else ""), icon=":material/rocket_launch:")
-        st.session_state["demo_message"] = msg
+        _queue(PROFILE)
+    if PROFILE != "full":
+        right.button("Full-size demo", icon=":material/open_in_full:", width="stretch", key="queue_demo_full",
+                     on_click=_queue, args=("full",),
+                     help=f"The same comparison with every encoder trained one epoch over the whole train split "
+                          f"(about {MEASURED_MIN['full']} min on 2 idle cores); the reference and the LLM "
+                          "baselines it shares with the demo are not run again.")
     if st.session_state.get("demo_message"):
         st.success(st.session_state["demo_message"] + " Follow them below or on the Runs page.")
 
@@ -75,8 +107,9 @@ def _active_jobs() -> None:
     if jobs_now:
         if services.worker_state(state.store()) == "stopped":
             services.ensure_worker(state.store())
-        for j in sorted(jobs_now, key=lambda j: j["id"]):
-            widgets.job_line(j)
+        etas = estimate_view.queue_etas(jobs_now)
+        for j in queue_order(jobs_now):  # the order the worker takes them, each with its ETA
+            widgets.job_line(j, etas.get(j["id"]))
     else:
         st.caption("Nothing running.")
     if recent:

@@ -18,6 +18,7 @@ from dashboard.prompt_editor import prompt_editor
 from pipelines import configs
 from pipelines import kinds as pipeline_kinds
 from pipelines.assets import ASSETS
+from pipelines.eta import queue_order
 from pipelines.shortlist import shortlist as read_shortlist
 
 # The reference kinds the form offers, with what each is for.
@@ -233,7 +234,8 @@ def job_queue() -> None:
     if not jobs:
         st.info("No jobs yet.")
         return
-    active = sorted([j for j in jobs if j["status"] in ("queued", "running")], key=lambda j: j["id"])
+    active = queue_order(jobs)  # the order the worker takes them, so the ETAs grow down the list
+    etas = estimate_view.queue_etas(active)
     finished = [j for j in jobs if j["status"] not in ("queued", "running")]
     worker = services.worker_state(state.store())
     if active and worker == "stopped":
@@ -243,7 +245,7 @@ def job_queue() -> None:
                f"{time.strftime('%H:%M:%S')}")
     for j in active:
         with st.container(border=True):
-            widgets.job_line(j)
+            widgets.job_line(j, etas.get(j["id"]))
             _job_actions(j)
             if j["status"] == "running":
                 hist = widgets.history(j["id"])
