@@ -40,6 +40,7 @@ def prompt_editor(cfg: dict[str, Any], errors: list[str]) -> None:
             cfg["template"] = edited if "\n" in edited else edited + "\n"
             st.caption("Edited: the job runs this text instead of the shipped template.")
         try:
+            _verbalizer_fields(cfg, ds, edited if edited.strip() else source)
             prompt, answers = prompt_preview.render(cfg, ds)
         except (ValueError, FileNotFoundError) as exc:
             errors.append(f"the prompt template: {exc}")
@@ -48,3 +49,19 @@ def prompt_editor(cfg: dict[str, Any], errors: list[str]) -> None:
                     "and text as chat turns):")
         st.code(prompt, language=None, wrap_lines=True)
         st.caption("Scored after it, one probability each: " + ", ".join(f"`{a}`" for a in answers))
+
+
+def _verbalizer_fields(cfg: dict[str, Any], ds: Any, text: str) -> None:
+    """One field per label: the word the model answers with (its verbaliser), editable for any number
+    of classes. Words start from the template's ``verbalizers``, else a one-word label description
+    (Data page), else the label; a changed word is written into the template's ``verbalizers``."""
+    words = prompt_preview.label_words(cfg, ds)
+    st.markdown("**Answer word per label** (verbaliser; label descriptions on the Data page set the starting "
+                "words):")
+    digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+    cols = st.columns(min(4, len(words)) or 1)
+    chosen = {lab: cols[i % len(cols)].text_input(lab, value=word, key=f"verbalizer_{digest}_{i}").strip() or word
+              for i, (lab, word) in enumerate(words.items())}
+    if chosen != words:
+        cfg["template"] = prompt_preview.with_verbalizers(text, chosen)
+        st.caption("Answer words edited: written into the template's `verbalizers`.")

@@ -314,7 +314,8 @@ class PromptConfig(RunConfig):
                              "inputs and renormalise (label scoring)")
     calibration: str = _field("content_free", "calibration inputs: the template's content-free strings (N/A, empty, "
                               "[MASK]) or domain: random train-split words", choices=["content_free", "domain"])
-    max_test_samples: int | None = _field(None, "score only the first N test texts (None = the whole test split)",
+    max_test_samples: int | None = _field(None, "score only N test texts, a seeded class-stratified sample (None = "
+                                          "the whole test split)",
                                           Range(1, 100_000_000))
     max_text_tokens: int = _field(128, "cut each text and few-shot example to this many tokens", Range(1, 32768))
     max_new_tokens: int = _field(8, "generate mode: tokens generated per answer", Range(1, 1024))

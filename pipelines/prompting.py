@@ -293,7 +293,7 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
 
     cfg = PromptConfig.from_dict(config)
     ds = ensure_prepared(cfg.dataset)
-    test = ds.test if cfg.max_test_samples is None else ds.test.head(cfg.max_test_samples).reset_index(drop=True)
+    test = scored_test(ds.test, cfg.max_test_samples, ds.multi_label)
     if len(test) == 0:
         raise ValueError(f"dataset {ds.id!r} has no test texts to score")
     work = Path(ctx.work_dir)
@@ -340,6 +340,15 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
         blocks={"prompt": prompt_block}, test=test, proba=out.proba, invalid=out.invalid, extra_columns=extra,
         speed=SpeedPlan(n=cfg.speed_samples, n_latency=max(1, cfg.speed_samples // 4), batch_size=cfg.batch_size),
         config_extra={"prompt": meta})
+
+
+def scored_test(test: Any, n: int | None, multi_label: bool) -> Any:
+    """The test texts a run with ``max_test_samples`` scores: a seeded, class-stratified sample in split
+    order, the same for every run with the same N. Not the first N: bundled bbc_news's test split is
+    sorted by label, so its first 150 texts held no tech article (measured; bench/llm_multiclass.py)."""
+    from .data_split import subsample
+
+    return test if n is None else subsample(test, n, 0, multi_label)
 
 
 def default_run_name(cfg: PromptConfig, template: str) -> str:

@@ -35,6 +35,7 @@ from .reference import counts_as_reference
 
 REFERENCE_LABEL = "TF-IDF reference"
 DETERMINISTIC_KINDS = ("tfidf",)  # a full-data fit whose seed changes nothing: "one seed" would mislead
+LLM_KINDS = ("prompt",)  # zero-/few-shot LLM runs: each one is weighed against the reference in words (issue 10)
 ALPHA = 0.05
 _SEED_SUFFIX = re.compile(r"\s*·\s*seed=\d+.*$")
 
@@ -160,7 +161,21 @@ def plan(comp: Any, groups: Mapping[str, Sequence[str]] | None = None, quality: 
         p.pairs += [(ref, rid) for rid in best.ids]  # every seed against the reference
     if runner and not (ref and ref in runner.ids and not p.best_is_reference):
         p.pairs.append((runner.rep, best.rep))
+    p.pairs += [(ref, e.rep) for e in _llms_above_reference(comp, p)]
     return p
+
+
+def _other_llms(p: Plan) -> list[Entry]:
+    """LLM entries other than the best (the best one's comparison with the reference is said already)."""
+    return [e for e in p.entries[1:] if e.kind in LLM_KINDS and p.reference not in e.ids]
+
+
+def _llms_above_reference(comp: Any, p: Plan) -> list[Entry]:
+    """Other LLM entries whose point estimate beats the reference: only those need a paired test."""
+    if not p.reference:
+        return []
+    ref = float(comp.runs.at[p.reference, p.quality])
+    return [e for e in _other_llms(p) if e.value > ref and (p.reference, e.rep) not in p.pairs]
 
 
 @dataclass(frozen=True)
@@ -326,11 +341,29 @@ def build(comp: Any, p: Plan, results: Mapping[tuple[str, str], Mapping[str, Any
             if np.isfinite(energy):
                 v.claims.append(Claim(f"The runner-up uses {_ratio(energy)} the reference's energy.", "energy"))
 
+    if p.reference:
+        v.claims += _llm_claims(p, results, key, ref_value)
+
     others = [rid for rid in comp.run_ids if rid not in best.ids]
     for rid in others:
         for c in _run_caveats(comp, rid, collapsed):
             v.caveats.append(Claim(f"{comp.label_of(rid)}: {c}.", "quality"))
     return v
+
+
+def _llm_claims(p: Plan, results: Mapping[tuple[str, str], Mapping[str, Any]], key: str,
+                ref_value: float) -> list[Claim]:
+    """One plain sentence for every other LLM run that is not better than the reference: below it, or
+    above it by a difference the paired test calls chance (issue 10: "Compare says so in words")."""
+    out = []
+    ref_words = f"the {REFERENCE_LABEL} ({_f(ref_value)})"
+    for e in _other_llms(p):
+        if e.value <= ref_value:
+            out.append(Claim(f"{e.label} ({_f(e.value)}) is not better than {ref_words}.", "quality"))
+        elif _significant(results.get((p.reference, e.rep)), key) is False:
+            out.append(Claim(f"{e.label} ({_f(e.value)}) is not significantly better than {ref_words}: the "
+                             "difference could be chance.", "significance", (p.reference, e.rep)))
+    return out
 
 
 def verdict_for(comp: Any, groups: Mapping[str, Sequence[str]] | None = None, quality: str = columns.PRIMARY,

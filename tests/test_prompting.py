@@ -153,6 +153,35 @@ def test_preview_renders_the_exact_prompt_and_accepts_edited_yaml(rt_small):
     assert load_template(cfg["template"]).name == "my-wording"
 
 
+def test_verbalizers_of_every_label_are_shown_and_edited_into_the_template(rt_small):
+    """The Runs page's per-label answer words (any number of classes) land in the template's ``verbalizers``."""
+    from pipelines.prompt_preview import label_words, render, with_verbalizers
+
+    assert list(label_words({"mode": "zero"}, rt_small).values()) == ["negative", "positive"]
+    source = (TEMPLATE_DIR / "review.yaml").read_text()  # has a verbalizers block of its own: replaced, not doubled
+    words = {lab: w for lab, w in zip(rt_small.labels, ("awful", "great"))}
+    edited = with_verbalizers(source, words)
+    assert edited.count("verbalizers:") == 1 and "Read the movie review" in edited
+    cfg = {"mode": "zero", "template": edited}
+    assert label_words(cfg, rt_small) == words and render(cfg, rt_small)[1] == ["awful", "great"]
+    five = {f"topic_{i}": f"w{i}" for i in range(5)}  # k > 2 classes, on a template without verbalizers
+    tpl = load_template(with_verbalizers((TEMPLATE_DIR / "dataset.yaml").read_text(), five))
+    assert PromptBuilder(tpl, list(five), False).verbalizers == list(five.values())
+
+
+def test_max_test_samples_scores_a_stratified_sample_not_the_first_texts():
+    import pandas as pd
+
+    from pipelines.prompting import scored_test
+
+    test = pd.DataFrame({"id": range(100), "text": [f"t{i}" for i in range(100)],
+                         "label": ["a"] * 40 + ["b"] * 40 + ["c"] * 20})  # sorted by label, as bbc_news's split is
+    sub = scored_test(test, 30, False)
+    assert sub["label"].value_counts().to_dict() == {"a": 12, "b": 12, "c": 6}
+    assert sub["id"].is_monotonic_increasing and sub.equals(scored_test(test, 30, False))
+    assert scored_test(test, None, False) is test
+
+
 def test_bad_template_and_config_errors_are_precise(rt_small, tmp_path):
     with pytest.raises(ValueError, match="multi_label datasets"):
         resolve_template("yesno", "single_label", "zero")

@@ -181,3 +181,33 @@ def test_compare_page_shows_the_verdict_and_the_seed_spread(seed_group, strong, 
     assert "Spread across seeds" in [s.value for s in at.subheader]
     spread = next(d.value for d in at.dataframe if "Seeds" in d.value.columns)
     assert list(spread["Seeds"]) == [3]
+
+
+def test_every_llm_run_not_better_than_the_reference_is_named(strong, majority, weak_reference):
+    """Issue 10: wherever an LLM baseline is not better than the TF-IDF reference, the verdict says so in words —
+    for every LLM run, not only the best one (the prompt kind is set on real runs: LLM runs cost minutes)."""
+    comp = load_comparison(Store(), run_ids=[strong, majority, weak_reference])
+    ref, low = comp.runs.at[weak_reference, "macro_f1"], comp.runs.at[majority, "macro_f1"]
+    sentence = f"always one class ({low:.3f}) is not better than the TF-IDF reference ({ref:.3f})."
+    assert sentence not in verdict.verdict_for(comp).text(), "only LLM runs get the sentence"
+    comp.runs.loc[[majority, strong], "kind"] = "prompt"
+    v = verdict.verdict_for(comp)
+    assert sentence in v.text()
+    assert v.text().count("is not better than the TF-IDF reference") == 1, "the best LLM run, better, is not named"
+
+    # an LLM run above the reference by chance: tested, and said to be chance; a significant one is not named
+    comp.runs.at[majority, "macro_f1"] = ref + 0.01
+    calls = []
+
+    def fake_test(_comp, a, b):
+        calls.append((a, b))
+        p = 0.5 if (a, b) == (weak_reference, majority) else 0.001
+        return {"bootstrap_macro_f1": {"p_value": p, "difference": 0.01}}
+
+    text = verdict.verdict_for(comp, significance=fake_test).text()
+    assert (weak_reference, majority) in calls
+    assert f"always one class ({ref + 0.01:.3f}) is not significantly better than the TF-IDF reference ({ref:.3f}): " \
+           "the difference could be chance." in text
+    text = verdict.verdict_for(comp, significance=lambda *a: {"bootstrap_macro_f1": {"p_value": 0.001,
+                                                                                      "difference": 0.01}}).text()
+    assert "not better than the TF-IDF reference" not in text and "not significantly better than the TF-IDF" not in text
