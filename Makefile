@@ -58,7 +58,9 @@ screenshots: setup chromium
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# bench/e2e.py first: empty workspace to the default demo done (≤ 10 min on 2 idle cores).
 bench: setup
+	$(PY) bench/e2e.py
 	$(PY) bench/finetune.py
 	$(PY) bench/llm.py
 	$(PY) bench/inference.py
