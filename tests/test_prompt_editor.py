@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.prompt_preview import render
+from pipelines.prompting_templates import load_template
 from tests.fixtures_data import quiet_store
 
 ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"
@@ -38,7 +39,13 @@ def test_runs_page_previews_and_queues_the_edited_prompt(own_store, rt_small):
     edited = area.value.replace("name: review", "name: snippet").replace("Read the movie review", "Judge the snippet")
     area.set_value(edited).run()
     assert any(c.value.startswith("Judge the snippet") for c in at.code)
+    words = [t for t in at.text_input if t.key.startswith("verbalizer_")]
+    assert [w.value for w in words] == ["negative", "positive"], "one answer-word field per label"
+    words[1].set_value("great").run()  # the verbaliser, edited on the page
+    assert any("`great`" in c.value for c in at.caption)
     at.button(key="prompt_queue").click().run()
     assert not at.exception, [e.value for e in at.exception]
     (job,) = [j for j in own_store.jobs() if j["kind"] == "prompt"]
-    assert job["config"]["template"] == edited
+    queued = load_template(job["config"]["template"])
+    assert queued.name == "snippet" and queued.instruction.startswith("Judge the snippet")
+    assert queued.explicit_word(rt_small.labels[1]) == "great"
