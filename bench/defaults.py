@@ -146,10 +146,26 @@ def report(steps: list[tuple[str, str, str, dict]], store, markdown: bool) -> st
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(r) + " |" for r in lines]
-        return "\n".join(out)
-    widths = [max(len(h), *(len(r[i]) for r in lines)) if lines else len(h) for i, h in enumerate(head)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*head)] + [fmt.format(*r) for r in lines])
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in lines)) if lines else len(h) for i, h in enumerate(head)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        out = [fmt.format(*head)] + [fmt.format(*r) for r in lines]
+    return "\n".join(out + verdicts(steps, store))
+
+
+def verdicts(steps: list[tuple[str, str, str, dict]], store) -> list[str]:
+    """What the workbench's own verdict (pipelines/verdict.py) says of TF-IDF vs MiniLM new, per dataset
+    (only where TF-IDF is the reference: trained on the whole train split)."""
+    from pipelines.compare import load_comparison
+    from pipelines.verdict import verdict_for
+
+    out = []
+    for key in dict.fromkeys(k for k, *_ in steps):
+        ref, new = _find(store, f"{key}: TF-IDF"), _find(store, f"{key}: MiniLM new")
+        if ref and new and not DATASETS[key][1]:
+            text = verdict_for(load_comparison(store, run_ids=[ref["id"], new["id"]])).text()
+            out.append(f"verdict {key}: " + " ".join(text.split()))
+    return out
 
 
 def main() -> int:
@@ -159,6 +175,9 @@ def main() -> int:
     ap.add_argument("--skip", nargs="+", choices=["old", "probe"], default=[])
     ap.add_argument("--variant", nargs="+", default=[], metavar="FIELD=VALUE",
                     help="also MiniLM new with these config changes (one principled change, e.g. min_steps=1000)")
+    ap.add_argument("--rows", nargs="+", default=[], metavar="LABEL",
+                    help="train only the rows whose label starts with one of these (e.g. 'MiniLM old'); the "
+                         "report still shows every row")
     ap.add_argument("--report-only", action="store_true", help="print the table of finished runs, train nothing")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown (for bench/RESULTS.md)")
     args = ap.parse_args()
@@ -176,7 +195,7 @@ def main() -> int:
     if not args.report_only:
         prepare_all(home)
         print(f"load before: {_load()}", flush=True)
-        run_all(steps, store)
+        run_all([st for st in steps if not args.rows or st[1].startswith(tuple(args.rows))], store)
     import torch
     import transformers
 

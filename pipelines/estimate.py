@@ -190,14 +190,19 @@ def estimate(store: Any, kind: str, config: Mapping[str, Any], target_s: float |
 def _finetune(cfg: Mapping[str, Any], info: Any, store: Any, train_rate: float, infer_rate: float | None,
               overhead: float, sizes: tuple[int, int, int], basis: str, n_runs: int,
               target_s: float | None) -> Estimate:
+    from .train_defaults import from_dataset_info
+
     n_train, n_val, n_test = sizes
     cap = cfg.get("max_train_samples")
     n = min(n_train, int(cap)) if cap else n_train
-    epochs = float(cfg.get("epochs") or 1.0)
+    rule = from_dataset_info(info, cfg)  # epochs, evaluations and max_length as the job will derive them
+    out = rule["outputs"] if rule else {}
+    epochs = float(out.get("epochs") or cfg.get("epochs") or 1.0)
     length = mean_tokens(info, "train", store, str(cfg.get("model")))
-    if cfg.get("max_length"):
-        length = min(length, float(cfg["max_length"]))
-    evals = 4 * math.ceil(epochs)  # ~4 evaluations per epoch by default
+    max_length = out.get("max_length") or cfg.get("max_length")
+    if max_length:
+        length = min(length, float(max_length))
+    evals = math.ceil(out["max_steps"] / out["eval_every"]) if out else 4 * math.ceil(epochs)
     n_eval = min(n_val, int(cfg.get("max_eval_samples") or n_val)) * evals + n_test
     infer_s = n_eval * length / (infer_rate or train_rate * 3)  # inference is ~3x cheaper than a train step
     per_sample = epochs * length / train_rate

@@ -391,7 +391,9 @@ def expected_seconds(config: dict[str, Any]) -> float:
     """Rough training time on 2 CPU cores, to run cheap jobs first (not an ETA promise)."""
     rate = _SAMPLES_PER_S.get((str(config.get("model")), str(config.get("method"))), 12.0)
     samples = config.get("max_train_samples") or 10_000
-    return 45.0 + samples * float(config.get("epochs") or 1.0) / rate
+    epochs = config.get("epochs") or train_defaults.derived_epochs(
+        samples, int(config.get("batch_size") or 16), int(config.get("min_steps") or train_defaults.MIN_STEPS))
+    return 45.0 + samples * float(epochs) / rate
 
 
 KIND = RunKind(name="finetune", display="Fine-tune (full or LoRA)", config=FinetuneConfig, run=run_finetune_job,

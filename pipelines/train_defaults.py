@@ -46,6 +46,11 @@ def round_length(p: float, limit: int) -> int:
     return int(max(MIN_MAX_LENGTH, min(int(limit), 8 * math.ceil(float(p) / 8))))
 
 
+def derived_epochs(n_train: int, batch_size: int, min_steps: int = MIN_STEPS) -> float:
+    """Epochs that reach ``min_steps`` optimisation steps: at least 1, at most ``MAX_EPOCHS``."""
+    return float(min(MAX_EPOCHS, max(1, math.ceil(min_steps / math.ceil(max(1, n_train) / batch_size)))))
+
+
 def derive(n_train: int, n_classes: int, multi_label: bool, token_lengths: Mapping[str, Any] | None,
            batch_size: int, *, min_steps: int = MIN_STEPS, on_cpu: bool = True, model_max_length: int = 512,
            epochs: float | None = None, max_length: int | None = None, eval_every: int | None = None
@@ -63,7 +68,7 @@ def derive(n_train: int, n_classes: int, multi_label: bool, token_lengths: Mappi
     steps_per_epoch = math.ceil(n_train / batch_size)
     derived = []
     if epochs is None:
-        epochs = float(min(MAX_EPOCHS, max(1, math.ceil(min_steps / steps_per_epoch))))
+        epochs = derived_epochs(n_train, batch_size, min_steps)
         derived.append("epochs")
     max_steps = max(1, math.ceil(steps_per_epoch * epochs))
     if eval_every is None:

@@ -121,7 +121,8 @@ def test_estimates_fall_back_to_the_kind_cost_then_use_what_was_measured(rt_smal
 def test_finetune_estimate_scales_with_tokens_and_suggests_max_train_samples(rt_small):
     store = Store()
     found = [estimate.Sample("minilm", "full", 2000.0, 6000.0, 15.0)]
-    base = kinds.get("finetune").normalise({"dataset": rt_small.id, "model": "minilm", "max_length": 16})
+    base = kinds.get("finetune").normalise({"dataset": rt_small.id, "model": "minilm", "max_length": 16,
+                                            "epochs": 1.0})
     longer = {**base, "max_length": 512}  # rt_small: ~28 tokens a text
     short, long_ = (estimate.estimate(store, "finetune", c, found=found) for c in (base, longer))
     assert short.basis == "measured" and long_.seconds > short.seconds, "longer texts cost more"

@@ -72,7 +72,7 @@ def test_cli_finetune_grid_runs_a_real_sweep_and_keeps_only_the_best_weights(sto
     from pipelines.predictor import load_run_predictor
 
     tiny = ["--dataset", rt_small.id, "--max-train-samples", "48", "--max-eval-samples", "24", "--max-length", "32",
-            "--speed-samples", "0", "--method", "lora"]
+            "--speed-samples", "0", "--method", "lora", "--epochs", "1"]
     assert main(["finetune", *tiny, "--grid", "learning_rate=1e-4,3e-3", "--keep-weights", "best"]) == 0
     out = capsys.readouterr().out
     sweep_id = out.split("sweep ", 1)[1].split(":")[0]

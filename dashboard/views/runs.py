@@ -104,6 +104,8 @@ def configure(kind: str, cls: type, main: list[str]) -> None:
     for e in errors:
         st.error(e)
     estimate_view.show(kind, cfgs)  # expected duration from what this machine measured, and a cap
+    if kind == "finetune":
+        derived_settings(cfgs)
     if seeds > 1 and cfgs:
         n = len(cfgs) * seeds
         st.button(f"Queue {len(cfgs)} seed group{'s' if len(cfgs) != 1 else ''} ({n} {kind} jobs)", type="primary",
@@ -118,6 +120,24 @@ def configure(kind: str, cls: type, main: list[str]) -> None:
         return
     st.button(f"Queue {len(cfgs)} {kind} job{'s' if len(cfgs) != 1 else ''}", type="primary",
               disabled=bool(errors) or not cfgs, key=f"{kind}_queue", on_click=queue, args=(kind, cfgs))
+
+
+def derived_settings(cfgs: list[dict[str, Any]]) -> None:
+    """What the fine-tune will use for the settings left empty, and why (pipelines/train_defaults.py),
+    before anything is queued; the job applies the same rule to its own tokenizer and writes the
+    record into its config.json."""
+    from pipelines.estimate import dataset_info
+    from pipelines.train_defaults import from_dataset_info
+
+    shown = set()
+    for cfg in cfgs:
+        rule = from_dataset_info(dataset_info(str(cfg.get("dataset") or "")), cfg)
+        if rule is None or not rule["derived"] or rule["why"] in shown:
+            continue
+        shown.add(rule["why"])
+        out = rule["outputs"]
+        derived = ", ".join(f"{k} = {out[k]:g}" for k in rule["derived"])
+        st.caption(f":material/tune: **Derived from the data** ({derived}; on CPU): {rule['why']}.")
 
 
 def sweep_form(kind: str, cls: type) -> tuple[dict[str, Any], str, str | None]:
