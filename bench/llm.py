@@ -17,6 +17,17 @@ accuracy after contextual calibration with the template's content-free inputs (c
 and with random train words (cal-domain). Then: 0 invalid answers in label mode, calibrated
 SmolLM2 zero-shot ≥ 0.75, best installed LLM few-shot ≥ 0.80 (Gemma 3 270M, plain prompts).
 
+Scoring section (``--sections scoring``, issue 14 §5): SmolLM2 label scoring of ``--rt-n``
+Rotten Tomatoes and ``--bbc-n`` BBC News test texts (5 topics, long), zero- and few-shot, at
+each of ``--thread-list``: *before* (the head's KV cache fanned out per batch,
+``CausalLM.shared_head = False``) vs *after* (shared-head attention), alternating rounds,
+median texts/s and the median of the per-round ratios, plus the largest score difference and
+the share of texts whose top label agrees. On the RT texts at the first thread count it also
+times two reduced-precision copies against float32 *after*: bfloat16 weights
+(``CausalLM.load(dtype="bfloat16")``) and int8 dynamic quantisation of the decoder's Linear
+layers (``torch.ao.quantization.quantize_dynamic``; measured only, not offered). Appends a
+table to bench/RESULTS.md.
+
 Timings come from this one process on this machine; absolute texts/s depend on the
 machine and its load (``--threads 1`` is steadier when other processes hold the cores).
 """
@@ -41,7 +52,11 @@ def main() -> int:
     ap.add_argument("--naive-n", type=int, default=60, help="texts for the naive (no reuse, batch 1) timing")
     ap.add_argument("--speed-n", type=int, default=64, help="texts per timing in the speed section")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (best of) in the speed section")
-    ap.add_argument("--sections", nargs="+", default=["accuracy", "speed"], choices=["accuracy", "speed"])
+    ap.add_argument("--sections", nargs="+", default=["accuracy", "speed"], choices=["accuracy", "speed", "scoring"])
+    ap.add_argument("--rt-n", type=int, default=200, help="scoring section: Rotten Tomatoes test texts")
+    ap.add_argument("--bbc-n", type=int, default=100, help="scoring section: BBC News test texts")
+    ap.add_argument("--results", help="scoring section: append the table here (default: bench/RESULTS.md)")
+    ap.add_argument("--thread-list", type=int, nargs="+", default=[1, 2], help="scoring section: torch threads")
     ap.add_argument("--no-gemma", action="store_true", help="skip Gemma 3 270M")
     ap.add_argument("--home", help="workspace holding the prepared dataset (default: a temporary one)")
     ap.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's; 1 is steadier on a busy machine)")
@@ -59,6 +74,10 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if "scoring" in args.sections:
+        scoring_section(args)
+        if set(args.sections) == {"scoring"}:
+            return 0
     ds = ensure_prepared("rotten_tomatoes")
     test = ds.test.head(args.n)
     texts, gold = test["text"].tolist(), test["label"].to_numpy()
@@ -176,6 +195,89 @@ def speed_section(lm, texts, args, ds, build_predictor, PromptConfig) -> None:
     print(f"  few-shot label scoring vs generate-and-parse: {speed:.2f}x faster [{_ok(speed >= TARGET_SPEEDUP)} >= 3x]")
     print(f"  few-shot / zero-shot cost per text (label scoring): {cost:.2f}x [{_ok(cost <= TARGET_FEW_COST)} <= 1.5x]")
     print(f"  zero-shot label scoring vs generate-and-parse: {best['zero label'] / best['zero generate']:.2f}x faster")
+
+
+def scoring_section(args) -> None:
+    """Before/after texts/s of label scoring (alternating rounds, medians), same-score check, precision copies."""
+    import platform
+    import statistics
+    import warnings
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+    import transformers
+
+    from pipelines.configs import PromptConfig
+    from pipelines.data import ensure_prepared
+    from pipelines.llm import CausalLM
+    from pipelines.prompting import build_predictor
+
+    load0 = os.getloadavg()[0]
+    fp = CausalLM.load("smollm2")
+    low = {"bf16": CausalLM.load("smollm2", dtype="bfloat16"), "int8": CausalLM.load("smollm2")}
+    with warnings.catch_warnings():  # torch points eager quantisation to torchao
+        warnings.simplefilter("ignore")
+        torch.ao.quantization.quantize_dynamic(low["int8"].decoder, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    print(f"\nscoring section: SmolLM2 label scoring, before = head cache fanned out per batch, after = shared-head "
+          f"attention; {args.rounds} alternating rounds (load avg {load0:.1f})")
+    rows, agree = [], []
+    for ds_name, n in (("rotten_tomatoes", args.rt_n), ("bbc_news", args.bbc_n)):
+        ds = ensure_prepared(ds_name)
+        texts = ds.test["text"].head(n).tolist()
+        for mode in ("zero", "few"):
+            pred, _ = build_predictor(PromptConfig(dataset=ds_name, model="smollm2", mode=mode, k=args.k),
+                                      ds.labels, False, train=ds.train, lm=fp)
+            reqs = pred.builder.requests(texts)
+            owner = np.array(pred.builder.continuation_answer)
+            for ti, threads in enumerate(args.thread_list):
+                torch.set_num_threads(threads)
+                variants = {"before": (fp, False), "after": (fp, True)}
+                if ds_name == "rotten_tomatoes" and ti == 0:
+                    variants |= {name: (lm, True) for name, lm in low.items()}
+                speed: dict[str, list[float]] = {v: [] for v in variants}
+                scores: dict[str, np.ndarray] = {}
+                for _ in range(args.rounds):
+                    for v, (lm, shared) in variants.items():
+                        lm.shared_head = shared
+                        lm.clear_prefix_cache()  # each timing pays for its head
+                        t0 = time.perf_counter()
+                        scores[v] = np.array(lm.score(reqs))
+                        speed[v].append(len(reqs) / (time.perf_counter() - t0))
+                fp.shared_head = True
+                top = {v: owner[s.argmax(1)] for v, s in scores.items()}
+                for v in variants:
+                    ref = "before" if v == "after" else "after"
+                    row = {"data": "RT" if ds_name == "rotten_tomatoes" else "BBC", "n": len(reqs), "mode": mode,
+                           "threads": threads, "variant": v, "texts_s": statistics.median(speed[v]),
+                           "ratio": statistics.median(a / b for a, b in zip(speed[v], speed["before"])),
+                           "diff": float(np.abs(scores[v] - scores[ref]).max()) if v != "before" else 0.0,
+                           "same": float(np.mean(top[v] == top[ref])) if v != "before" else 1.0,
+                           "load": os.getloadavg()[0]}
+                    rows.append(row)
+                    print(f"  {row['data']:<3} n={row['n']:<3} {mode:<4} {threads} thr  {v:<6} {row['texts_s']:7.2f} texts/s"
+                          f"  {row['ratio']:5.2f}x before  max |Δ log-prob| {row['diff']:.1e} vs {ref}  same label "
+                          f"{row['same']:.2%}  load {row['load']:.1f}", flush=True)
+                    if v != "before":
+                        agree.append(row)
+    bad = [r for r in agree if r["variant"] == "after" and (r["diff"] > 1e-4 or r["same"] < 1.0)]
+    print(f"after vs before: max |Δ| {max(r['diff'] for r in agree if r['variant'] == 'after'):.1e} "
+          f"[{_ok(not bad)} <= 1e-4, same labels]")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    lines = [f"\n## llm scoring — {stamp}\n",
+             f"SmolLM2-135M label scoring (bench/llm.py --sections scoring), {args.rounds} alternating rounds, median; "
+             f"{os.cpu_count()} cores, load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after (machine shared "
+             f"with other jobs: compare the ratios); torch {torch.__version__}, transformers {transformers.__version__}, "
+             f"Python {platform.python_version()}\n",
+             "| data | texts | mode | threads | variant | texts/s | × before (median of rounds) | max abs Δ log-prob | "
+             "same label | vs | load |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['data']} | {r['n']} | {r['mode']} | {r['threads']} | {r['variant']} | {r['texts_s']:.2f} | "
+              f"{r['ratio']:.2f}× | {r['diff']:.1e} | {r['same']:.2%} | "
+              f"{'-' if r['variant'] == 'before' else 'before' if r['variant'] == 'after' else 'after (fp32)'} | "
+              f"{r['load']:.1f} |" for r in rows]
+    with open(args.results or Path(__file__).with_name("RESULTS.md"), "a", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def _ok(flag: bool) -> str:

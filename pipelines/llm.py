@@ -6,10 +6,12 @@ Hub id: see :mod:`pipelines.lm` for how to add an LLM). Two ways to ask it for a
 - :meth:`CausalLM.score` — the log-likelihood of each label continuation (verbaliser) after
   a prompt. The prompt is split into a ``head`` shared by every text (instruction + few-shot
   examples) and a text-specific ``body``. The head's KV cache is computed once and reused:
-  per batch of texts, stage 1 runs only the bodies on top of the cached head, stage 2 runs
-  only multi-token label continuations on top of the bodies (the cache fanned out per label),
-  so a 300-token few-shot head costs nothing per text and a body is never run twice; for
-  single-token label words stage 1 alone gives every label's score.
+  per batch of texts (length-sorted), stage 1 runs only the bodies on top of the cached head,
+  stage 2 runs only multi-token label continuations on top of the bodies (all labels of all
+  texts in one pass), so a 300-token few-shot head is never recomputed and a body never runs
+  twice; for single-token label words stage 1 alone gives every label's score, and each
+  predicting position goes through the lm_head once. The head is attended in place by every
+  text (:mod:`pipelines.prefix_attention`), not copied per batch.
 - :meth:`CausalLM.generate` — free (greedy or sampled) generation, for generate-and-parse.
 
 Why token-level care is needed: tokenisers merge across a string boundary (SmolLM2 encodes a
@@ -37,6 +39,8 @@ import torch
 
 from . import assets
 from .lm import LM, ScoreRequest
+from .prefix_attention import NAME as SHARED_HEAD_ATTENTION
+from .prefix_attention import body_mask, fan_out, shared_head
 
 log = logging.getLogger(__name__)
 
@@ -91,24 +95,6 @@ def _share_prefix_lengths(plans: list[_Plan], slack: int = 4) -> list[_Plan]:
     return plans
 
 
-def _fan_out(cache: Any, n: int) -> Any:
-    """A copy of a batch-1 cache seen as batch n, without copying the head n times.
-
-    ``expand`` makes views; the first ``torch.cat`` in the forward pass materialises them
-    once (``batch_repeat_interleave`` would copy here and again in that cat).
-    """
-    out = copy.deepcopy(cache)
-    layers = getattr(out, "layers", None)
-    if layers is None or not all(hasattr(layer, "keys") for layer in layers):
-        out.batch_repeat_interleave(n)
-        return out
-    for layer in layers:
-        if getattr(layer, "keys", None) is not None and layer.keys.numel():
-            layer.keys = layer.keys.expand(n, *layer.keys.shape[1:])
-            layer.values = layer.values.expand(n, *layer.values.shape[1:])
-    return out
-
-
 def pick_device(device: str | None = "auto") -> torch.device:
     if device in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -131,28 +117,48 @@ class CausalLM(LM):
         self.softcap = getattr(model.config, "final_logit_softcapping", None)
         self.sliding_window = getattr(model.config, "sliding_window", None)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id or 0
+        # shared-head attention needs our attention function in every layer and no logit soft-capping
+        self.shared_head = (getattr(model.config, "_attn_implementation", None) == SHARED_HEAD_ATTENTION
+                            and getattr(model.config, "attn_logit_softcapping", None) is None)
         self._prefix: OrderedDict[tuple[str, int], Any] = OrderedDict()
         self._head_ids: dict[str, list[int]] = {}
         self.stats = {"texts": 0, "reused": 0, "prefix_builds": 0, "boundary_merges": 0}
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, name_or_path: str, device: str | None = "auto", batch_size: int = 16) -> CausalLM:
+    def load(cls, name_or_path: str, device: str | None = "auto", batch_size: int = 16,
+             dtype: str | None = None) -> CausalLM:
         """Catalog name (``smollm2``, ``gemma3-270m``), local folder or Hub id → ready model.
 
-        float32 on CPU (bf16 matmuls are slow there and change scores); bfloat16 on a GPU.
+        ``dtype`` None: float32 on CPU, bfloat16 (or float16) on a GPU. ``dtype="bfloat16"`` on a
+        CPU with AMX/AVX512-BF16 scores about 2× faster but moves log-probs by up to ~0.2
+        (bench/llm.py measures speed and label agreement), so float32 stays the CPU default;
+        int8 dynamic quantisation was measured and rejected (≈ 69% same label: SmolLM2's
+        activation outliers). Layers get the shared-head attention of
+        :mod:`pipelines.prefix_attention` (stock SDPA outside label scoring); a model whose
+        code does not take it falls back to the fan-out path.
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        if dtype not in (None, "float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
         path = assets.resolve_model(name_or_path)
         if not Path(path).exists() and "/" not in path:
             raise FileNotFoundError(f"model {name_or_path!r} is neither a catalog name ({', '.join(assets.RESOLVERS)}), "
                                     "a local folder nor a Hub id")
         dev = pick_device(device)
-        dtype = torch.float32 if dev.type == "cpu" else (
-            torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float16)
+        if dtype is None:
+            dtype = torch.float32 if dev.type == "cpu" else (
+                torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float16)
+        else:
+            dtype = getattr(torch, dtype)
         tok = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(dev).eval()
+        try:
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation=SHARED_HEAD_ATTENTION)
+        except (ValueError, TypeError) as e:  # architectures that only take built-in attention kinds
+            log.info("%s: no shared-head attention (%s); the head's cache is fanned out per batch", name_or_path, e)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        model = model.to(dev).eval()
         log.info("loaded %s (%s) on %s, %s", name_or_path, path, dev, dtype)
         return cls(model, tok, name_or_path, path, dev, batch_size=batch_size)
 
@@ -279,55 +285,93 @@ class CausalLM(LM):
         return ids.to(self.device), mask.to(self.device)
 
     def _score_batch(self, head: str, m: int, plans: list[_Plan], out: list[np.ndarray]) -> None:
-        n = len(plans)
-        dev = self.device
-        # Stage 1: bodies on top of the cached head (or from scratch when m == 0).
-        ids1, mask1 = self._pad([p.body for p in plans])
-        w1 = ids1.shape[1]
-        cache = None
-        if m:
-            cache = _fan_out(self._prefix_cache(head, m), n)
-        past_mask = torch.ones((n, m), dtype=torch.long, device=dev)
-        pos1 = (m + torch.arange(w1, device=dev)).unsqueeze(0).expand(n, w1)
-        o1 = self.decoder(input_ids=ids1, attention_mask=torch.cat([past_mask, mask1], 1), position_ids=pos1,
-                          past_key_values=cache, use_cache=True)
-        h1 = o1.last_hidden_state
-        # Stage 2: continuation tokens that are inputs for a later scored token (all but the last
-        # of each continuation), on top of their own body, the cache fanned out per continuation.
-        # Single-token label words (the usual case) need no stage 2: stage 1's last position
-        # already predicts them.
+        """Stage 1: bodies on the head. Stage 2: continuation tokens that predict a later scored token (all
+        but the last) on their body; single-token labels (the usual case) need none."""
         rows = [(i, c[:-1]) for i, p in enumerate(plans) for c in p.conts]
         need = [r for r, (_, c) in enumerate(rows) if c]
-        h2, slot = None, {r: k for k, r in enumerate(need)}
-        if need:
-            rep = [rows[r][0] for r in need]
+        stage2 = [rows[r] for r in need]
+        run = self._run_shared if m and self.shared_head else self._run_fanout
+        h1, h2 = run(head, m, plans, stage2)
+        self._gather_scores(plans, h1, h2, {r: k for k, r in enumerate(need)}, out)
+
+    def _stage_inputs(self, m: int, plans: list[_Plan], stage2: list[tuple[int, list[int]]]):
+        """Padded ids, masks and positions of both stages (positions continue after each body)."""
+        dev = self.device
+        ids1, mask1 = self._pad([p.body for p in plans])
+        n, w1 = ids1.shape
+        pos1 = (m + torch.arange(w1, device=dev)).unsqueeze(0).expand(n, w1)
+        if not stage2:
+            return ids1, mask1, pos1, None
+        rep = torch.tensor([i for i, _ in stage2], device=dev)
+        ids2, mask2 = self._pad([c for _, c in stage2])
+        body_len = torch.tensor([len(plans[i].body) for i, _ in stage2], device=dev)
+        pos2 = m + body_len.unsqueeze(1) + torch.arange(ids2.shape[1], device=dev).unsqueeze(0)
+        return ids1, mask1, pos1, (rep, ids2, mask2, pos2)
+
+    def _run_shared(self, head: str, m: int, plans: list[_Plan], stage2: list[tuple[int, list[int]]]):
+        """Both stages with the head attended in place (:mod:`pipelines.prefix_attention`): no per-batch copy."""
+        ids1, mask1, pos1, s2 = self._stage_inputs(m, plans, stage2)
+        with shared_head(self._prefix_cache(head, m)):
+            o1 = self.decoder(input_ids=ids1, attention_mask=body_mask(mask1, ids1.shape[1]), position_ids=pos1,
+                              use_cache=s2 is not None)
+            if s2 is None:
+                return o1.last_hidden_state, None
+            rep, ids2, mask2, pos2 = s2
             cache2 = o1.past_key_values
-            cache2.batch_select_indices(torch.tensor(rep, device=dev))
-            ids2, mask2 = self._pad([rows[r][1] for r in need])
-            w2 = ids2.shape[1]
-            body_len = torch.tensor([len(plans[i].body) for i in rep], device=dev)
-            pos2 = m + body_len.unsqueeze(1) + torch.arange(w2, device=dev).unsqueeze(0)
-            mask = torch.cat([past_mask[rep], mask1[rep], mask2], 1)
-            h2 = self.decoder(input_ids=ids2, attention_mask=mask, position_ids=pos2, past_key_values=cache2,
-                              use_cache=True).last_hidden_state
-        # Gather the hidden state that predicts each scored token, then one lm_head matmul.
-        vecs, targets, owners = [], [], []
+            cache2.batch_select_indices(rep)
+            valid = torch.cat([mask1[rep], mask2], 1)
+            o2 = self.decoder(input_ids=ids2, attention_mask=body_mask(valid, ids2.shape[1]), position_ids=pos2,
+                              past_key_values=cache2, use_cache=True)
+        return o1.last_hidden_state, o2.last_hidden_state
+
+    def _run_fanout(self, head: str, m: int, plans: list[_Plan], stage2: list[tuple[int, list[int]]]):
+        """Both stages with the head's cache fanned out to the batch: without a head (``m == 0``), for models
+        without shared-head attention, and as ``bench/llm.py``'s baseline (``shared_head = False``)."""
+        ids1, mask1, pos1, s2 = self._stage_inputs(m, plans, stage2)
+        n = ids1.shape[0]
+        cache = fan_out(self._prefix_cache(head, m), n) if m else None
+        past_mask = torch.ones((n, m), dtype=torch.long, device=self.device)
+        o1 = self.decoder(input_ids=ids1, attention_mask=torch.cat([past_mask, mask1], 1), position_ids=pos1,
+                          past_key_values=cache, use_cache=True)
+        if s2 is None:
+            return o1.last_hidden_state, None
+        rep, ids2, mask2, pos2 = s2
+        cache2 = o1.past_key_values
+        cache2.batch_select_indices(rep)
+        mask = torch.cat([past_mask[rep], mask1[rep], mask2], 1)
+        o2 = self.decoder(input_ids=ids2, attention_mask=mask, position_ids=pos2, past_key_values=cache2,
+                          use_cache=True)
+        return o1.last_hidden_state, o2.last_hidden_state
+
+    def _gather_scores(self, plans: list[_Plan], h1: torch.Tensor, h2: torch.Tensor | None, slot: dict[int, int],
+                       out: list[np.ndarray]) -> None:
+        """Log-probability of every scored token: one lm_head row per distinct predicting position.
+
+        Single-token labels are all predicted from a text's last body position: that hidden
+        state goes through the 49k-word lm_head and log_softmax once, not once per label.
+        """
+        where: dict[tuple[int, int, int], int] = {}  # (stage, row, position) -> lm_head row
+        vecs, picks, owners = [], [], []
         row = 0
         for i, p in enumerate(plans):
             common = p.m + len(p.body)
             for j, scored in enumerate(p.scored):
                 for t, tok in scored:
                     src = t - 1  # position whose output predicts token t
-                    vecs.append(h1[i, src - p.m] if src < common else h2[slot[row], src - common])
-                    targets.append(tok)
+                    key = (1, i, src - p.m) if src < common else (2, slot[row], src - common)
+                    if key not in where:
+                        where[key] = len(vecs)
+                        vecs.append((h1 if key[0] == 1 else h2)[key[1], key[2]])
+                    picks.append((where[key], tok))
                     owners.append((p.index, j))
                 row += 1
         logits = self.lm_head(torch.stack(vecs)).float()
         if self.softcap:
             logits = torch.tanh(logits / self.softcap) * self.softcap
-        lp = torch.log_softmax(logits, -1).gather(1, torch.tensor(targets, device=dev).unsqueeze(1)).squeeze(1)
-        for (idx, j), v in zip(owners, lp.cpu().numpy()):
-            out[idx][j] += float(v)
+        idx = torch.tensor(picks, device=self.device)
+        lp = torch.log_softmax(logits, -1)[idx[:, 0], idx[:, 1]]
+        for (k, j), v in zip(owners, lp.cpu().numpy()):
+            out[k][j] += float(v)
 
     # --------------------------------------------------------------- generation
     @torch.inference_mode()

@@ -2,7 +2,10 @@
 
 A toy model (log-likelihood from word lists, no torch) implements :class:`pipelines.lm.LM`
 and runs through the same ``build_predictor`` → ``PromptPredictor`` path as ``CausalLM``,
-in both scoring modes. Milliseconds.
+in both scoring modes (milliseconds). Then the real smallest LLM (SmolLM2-135M, ~2 s): the
+fast label-scoring path (cached head attended in place, length-sorted batches, one lm_head
+row per predicting position) must give the scores of the plain path (no head cache, one text
+per forward) on awkward texts.
 """
 
 from __future__ import annotations
@@ -76,3 +79,51 @@ def test_an_incomplete_lm_cannot_be_built():
 
     with pytest.raises(TypeError, match="abstract"):
         Half()
+
+
+# ------------------------------------------------------------- the real causal LM's fast path
+AWKWARD = ["", "Great.", "这部电影非常好看，演员的表演也很出色。", "Фильм ужасно скучный и слишком длинный.",
+           "🍿🎬 loved it 😍😍😍 10/10 🔥", "a " * 3000]
+
+
+@pytest.fixture(scope="module")
+def smollm():
+    from pipelines.llm import CausalLM
+
+    return CausalLM.load("smollm2", device="cpu", batch_size=4)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_batched_shared_head_scores_equal_the_plain_path(smollm):
+    """Empty, short, Chinese, Cyrillic, emoji and a 3,000-word text cut to 48 tokens; one- and three-token labels."""
+    head = smollm.wrap("Classify the review.\n\nReview: superb\nAnswer: positive\n\n"
+                       "Review: dull\nAnswer: negative\n\nReview: \x00").split("\x00")[0]
+    conts = (" negative", " positive", " mixed feelings overall")
+    reqs = [ScoreRequest(head, smollm.truncate(t, 48) + "\nAnswer:", conts) for t in AWKWARD]
+    assert len(smollm.encode(reqs[-1].body)) > 40 and len(smollm.encode(conts[2])) > 1
+    assert smollm.shared_head  # the fast path is the one under test
+    before = dict(smollm.stats)
+    fast = np.array(smollm.score(reqs))  # batches of 4, so padding and two length-sorted batches
+    assert smollm.stats["reused"] - before["reused"] == len(reqs)
+    batch = smollm.batch_size
+    smollm.batch_size = 1
+    try:
+        plain = np.array(smollm.score(reqs, reuse_prefix=False))
+    finally:
+        smollm.batch_size = batch
+    smollm.shared_head = False  # the head's cache fanned out per batch (the path before)
+    try:
+        fanned = np.array(smollm.score(reqs))
+    finally:
+        smollm.shared_head = True
+    assert np.isfinite(fast).all() and (fast < 0).all()
+    np.testing.assert_allclose(fast, plain, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(fanned, plain, atol=1e-4, rtol=0)
+    assert (fast.argmax(1) == plain.argmax(1)).all()
+
+
+def test_a_bad_dtype_is_refused_before_loading():
+    from pipelines.llm import CausalLM
+
+    with pytest.raises(ValueError, match="dtype must be float32, bfloat16 or float16, got 'int8'"):
+        CausalLM.load("smollm2", dtype="int8")
