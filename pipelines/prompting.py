@@ -27,11 +27,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,8 @@ from . import runs
 from .configs import PromptConfig
 from .lm import LM
 from .predictor import Predictor
+from .prompt_chunks import PromptOutput, score_in_chunks
+from .prompt_defaults import default_model
 from .prompt_facts import DatasetFacts, dataset_facts
 from .prompting_templates import (
     PromptBuilder,
@@ -57,14 +57,6 @@ log = logging.getLogger(__name__)
 
 # (prompts, sample, seed) -> generated answers; injectable so tests can feed junk.
 Generator = Callable[[list[str], bool, int], list[str]]
-
-
-@dataclass
-class PromptOutput:
-    proba: np.ndarray  # n × labels; NaN rows where the answer is invalid
-    invalid: np.ndarray  # bool per text
-    answers: list[str]  # generate: the last raw answer(s); label: the top-scoring answer word
-    attempts: np.ndarray  # generations used per text (0 in label mode)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -217,7 +209,8 @@ def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool,
         if cfg.calibrate:
             cal_inputs = (domain_inputs(train["text"], cfg.seed) if cfg.calibration == "domain"
                           else template.content_free)
-    lm = lm or CausalLM.load(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
+    model = cfg.model or (saved or {}).get("model") or default_model(labels, multi_label)[0]
+    lm = lm or CausalLM.load(model, device=cfg.device, batch_size=cfg.batch_size)
     builder = PromptBuilder(template, labels, multi_label, examples, chat=lm.chat_prompt if lm.chat else None,
                             clip=lambda t: lm.truncate(t, cfg.max_text_tokens), facts=facts)
     calibration = None if saved is None or saved.get("calibration") is None else np.array(saved["calibration"])
@@ -229,7 +222,7 @@ def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool,
         "k": cfg.k if cfg.mode == "few" else 0, "scoring": cfg.scoring, "calibrate": cfg.calibrate,
         "calibration": None if cal is None else cal.tolist(), "calibration_inputs": cal_inputs,
         "answers": builder.answers, "verbalizers": dict(zip(builder.labels, builder.verbalizers)),
-        "examples": examples, "heads": builder.heads, "dataset_facts": facts.to_dict(), "chat_template": bool(lm.chat), "model_path": lm.path,
+        "model": model, "examples": examples, "heads": builder.heads, "dataset_facts": facts.to_dict(), "chat_template": bool(lm.chat), "model_path": lm.path,
     }
     return predictor, meta
 
@@ -240,50 +233,6 @@ def _fingerprint(cfg: PromptConfig, meta: dict[str, Any], ds_info: dict[str, Any
                        "calibration_inputs": meta["calibration_inputs"], "split": ds_info["split_hash"], "ids": ids},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _save_chunk(path: Path, out: PromptOutput) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
-        np.savez(fh, proba=out.proba, invalid=out.invalid, attempts=out.attempts,
-                 answers=np.array(out.answers, dtype=str))
-    os.replace(tmp, path)  # atomic: a crash mid-write never leaves a half chunk
-
-
-def _load_chunk(path: Path) -> PromptOutput:
-    with np.load(path) as z:
-        return PromptOutput(z["proba"], z["invalid"], [str(a) for a in z["answers"]], z["attempts"])
-
-
-def score_in_chunks(predictor: PromptPredictor, texts: list[str], folder: Path, fingerprint: str, chunk_size: int,
-                    progress: Callable[[float, str], None] | None = None) -> tuple[PromptOutput, dict[str, int]]:
-    """Score texts chunk by chunk, persisting each finished chunk; reuse chunks already on disk."""
-    cdir = folder / "chunks"
-    stamp = cdir / "fingerprint.txt"
-    if cdir.exists() and (not stamp.exists() or stamp.read_text().strip() != fingerprint):
-        log.warning("saved chunks in %s belong to another prompt/split: recomputing", cdir)
-        shutil.rmtree(cdir)
-    cdir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fingerprint + "\n")
-    n_chunks = max(1, -(-len(texts) // chunk_size))
-    parts, stats = [], {"chunks": n_chunks, "resumed_chunks": 0, "computed_chunks": 0}
-    for c in range(n_chunks):
-        path = cdir / f"{c:05d}.npz"
-        chunk = texts[c * chunk_size:(c + 1) * chunk_size]
-        if path.exists():
-            out = _load_chunk(path)
-            stats["resumed_chunks"] += 1
-        else:
-            out = predictor.predict_detailed(chunk)
-            _save_chunk(path, out)
-            stats["computed_chunks"] += 1
-        parts.append(out)
-        if progress is not None:
-            done = min(len(texts), (c + 1) * chunk_size)
-            progress((c + 1) / n_chunks, f"chunk {c + 1}/{n_chunks}: {done}/{len(texts)} texts")
-    merged = PromptOutput(np.concatenate([p.proba for p in parts]), np.concatenate([p.invalid for p in parts]),
-                          [a for p in parts for a in p.answers], np.concatenate([p.attempts for p in parts]))
-    return merged, stats
 
 
 def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
@@ -297,7 +246,8 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
     if len(test) == 0:
         raise ValueError(f"dataset {ds.id!r} has no test texts to score")
     work = Path(ctx.work_dir)
-    ctx.progress(0.01, f"loading {cfg.model}")
+    model, why = (cfg.model, None) if cfg.model else default_model(ds.labels, ds.multi_label)
+    ctx.progress(0.01, f"loading {model}")
     t0 = time.perf_counter()
     predictor, meta = build_predictor(cfg, ds.labels, ds.multi_label, train=ds.train, facts=dataset_facts(ds.info))
     lm = predictor.lm
@@ -305,7 +255,7 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
     reference = RunFolder(work).model
     reference.mkdir(exist_ok=True)
     runs.write_json(reference / "reference.json", {
-        "model": cfg.model, "path": lm.path, "weights_saved": False,
+        "model": model, "path": lm.path, "weights_saved": False,
         "note": "prompting baseline: the weights are the model's own; load_predictor rebuilds it from config.json"})
 
     texts = test["text"].astype(str).tolist()
@@ -331,15 +281,15 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
         "prefix_stats": dict(lm.stats),
     }
     model_info = {"total_params": lm.n_params(), "trainable_params": 0, "size_mb": lm.size_mb(),
-                  "name": cfg.model, "path": lm.path, "device": str(lm.device), "load_s": load_s}
+                  "name": model, "path": lm.path, "device": str(lm.device), "load_s": load_s}
     method = f"{cfg.mode}-shot-{cfg.scoring}" + ("-cal" if cfg.calibrate else "")
     shutil.rmtree(work / "chunks", ignore_errors=True)  # predictions.parquet holds them all from here on
     return finish_run(
-        ctx, ds, predictor, config=cfg, model=cfg.model, method=method,
-        name=cfg.run_name or default_run_name(cfg, meta["template"]), model_info=model_info,
+        ctx, ds, predictor, config=cfg, model=model, method=method,
+        name=cfg.run_name or default_run_name(cfg, meta["template"], model), model_info=model_info,
         blocks={"prompt": prompt_block}, test=test, proba=out.proba, invalid=out.invalid, extra_columns=extra,
         speed=SpeedPlan(n=cfg.speed_samples, n_latency=max(1, cfg.speed_samples // 4), batch_size=cfg.batch_size),
-        config_extra={"prompt": meta})
+        config_extra={"prompt": meta, **({"resolved": {"model": model, "model_why": why}} if why else {})})
 
 
 def scored_test(test: Any, n: int | None, multi_label: bool) -> Any:
@@ -351,9 +301,9 @@ def scored_test(test: Any, n: int | None, multi_label: bool) -> Any:
     return test if n is None else subsample(test, n, 0, multi_label)
 
 
-def default_run_name(cfg: PromptConfig, template: str) -> str:
+def default_run_name(cfg: PromptConfig, template: str, model: str | None = None) -> str:
     shots = "zero-shot" if cfg.mode == "zero" else f"{cfg.k}-shot/class"
-    return f"{Path(cfg.model).name} {shots} {cfg.scoring} ({template}{', calibrated' if cfg.calibrate else ''})"
+    return f"{Path(model or cfg.model or '').name} {shots} {cfg.scoring} ({template}{', calibrated' if cfg.calibrate else ''})"
 
 
 def load_predictor(run_dir: str | Path) -> PromptPredictor:

