@@ -259,9 +259,9 @@ class FinetuneConfig(RunConfig):
     speed_samples: int = _redefault(RunConfig, "speed_samples", 128, "test texts used to measure latency (up to 20, "
                                     "batch 1) and throughput (batch 32); 0 = skip")
     method: str = _field("full", "full fine-tune or LoRA adapter", choices=["full", "lora"])
-    epochs: float | None = _field(None, "maximum training epochs (early stopping may end sooner); default derived "
-                                  "from the data: enough epochs for min_steps optimisation steps, 1 on large data, "
-                                  "≤ 10 (pipelines/train_defaults.py)", Range(0, 1000, lo_open=True))
+    epochs: float | None = _field(None, "maximum training epochs (early stopping may end sooner); unset: enough "
+                                  "for min_steps steps (pipelines/train_defaults.py)",
+                                  Range(0, 1000, lo_open=True))
     min_steps: int = _field(500, "optimisation steps the derived epochs reach at least (used only when epochs is "
                             "not set)", Range(1, 100_000_000))
     learning_rate: float | None = _field(None, "peak learning rate; default full 1e-4 (< 40M parameters) or 5e-5, "
@@ -310,10 +310,13 @@ class PromptConfig(RunConfig):
                                   "default: review where the dataset describes itself as reviews with sentiment "
                                   "labels, else dataset (worded from its description; single-label) / yesno "
                                   "(multi-label)")
-    calibrate: bool = _field(False, "contextual calibration: divide label probabilities by those of content-free "
-                             "inputs and renormalise (label scoring)")
-    calibration: str = _field("content_free", "calibration inputs: the template's content-free strings (N/A, empty, "
-                              "[MASK]) or domain: random train-split words", choices=["content_free", "domain"])
+    calibrate: bool | None = _field(None, "contextual calibration: divide label probabilities by those of the "
+                                    "calibration inputs and renormalise (label scoring); default: derived, on for "
+                                    "zero-shot, off for few-shot (measured: pipelines/prompt_defaults.py)",
+                                    choices=[True, False])
+    calibration: str = _field("domain", "calibration inputs: domain: random train-split words (measured better), or "
+                              "the template's content-free strings (N/A, empty, [MASK])",
+                              choices=["domain", "content_free"])
     max_test_samples: int | None = _field(None, "score only N test texts, a seeded class-stratified sample (None = "
                                           "the whole test split)",
                                           Range(1, 100_000_000))
