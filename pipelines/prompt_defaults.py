@@ -16,9 +16,25 @@ from collections.abc import Sequence
 
 BINARY_LLM = "smollm2"
 MULTICLASS_LLM = "smollm2"
+CALIBRATION_NOTE = {
+    "zero": "zero-shot small LLMs answer one label for almost every text; calibrating with domain words undoes it "
+            "(SmolLM2 on bbc_news: macro-F1 0.077 → 0.671, content-free inputs 0.437; Rotten Tomatoes 0.78 either way)",
+    "few": "few-shot examples already set the label prior (SmolLM2 on Rotten Tomatoes: 0.805 uncalibrated, 0.74 "
+           "calibrated)",
+}
 MEASURED_NOTE = {
     BINARY_LLM: "",
 }
+
+
+def default_calibration(mode: str, scoring: str) -> tuple[bool, str]:
+    """(calibrate?, why) when ``PromptConfig.calibrate`` is unset: zero-shot label scoring is calibrated
+    (with domain words, the ``calibration`` default), few-shot is not; generate mode has no probabilities."""
+    if scoring != "label":
+        return False, "generate-and-parse answers have no probabilities to calibrate"
+    if mode == "zero":
+        return True, CALIBRATION_NOTE["zero"]
+    return False, CALIBRATION_NOTE["few"]
 
 
 def default_model(labels: Sequence[str], multi_label: bool) -> tuple[str, str]:

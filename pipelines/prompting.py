@@ -40,7 +40,7 @@ from .configs import PromptConfig
 from .lm import LM
 from .predictor import Predictor
 from .prompt_chunks import PromptOutput, score_in_chunks
-from .prompt_defaults import default_model
+from .prompt_defaults import default_calibration, default_model
 from .prompt_facts import DatasetFacts, dataset_facts
 from .prompting_templates import (
     PromptBuilder,
@@ -196,6 +196,9 @@ def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool,
     from .llm import CausalLM
 
     task = "multi_label" if multi_label else "single_label"
+    calibrate = (saved or {}).get("calibrate", cfg.calibrate)
+    if calibrate is None:
+        calibrate = default_calibration(cfg.mode, cfg.scoring)[0]
     if saved is not None:
         template = parse_template(saved["template_source"], saved.get("template", "saved"))
         examples = saved["examples"]
@@ -206,7 +209,7 @@ def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool,
         template = resolve_template(cfg.template, task, cfg.mode, labels, facts)
         examples = select_examples(train, labels, cfg.k, cfg.seed, multi_label) if cfg.mode == "few" else []
         cal_inputs = None
-        if cfg.calibrate:
+        if calibrate:
             cal_inputs = (domain_inputs(train["text"], cfg.seed) if cfg.calibration == "domain"
                           else template.content_free)
     model = cfg.model or (saved or {}).get("model") or default_model(labels, multi_label)[0]
@@ -214,12 +217,12 @@ def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool,
     builder = PromptBuilder(template, labels, multi_label, examples, chat=lm.chat_prompt if lm.chat else None,
                             clip=lambda t: lm.truncate(t, cfg.max_text_tokens), facts=facts)
     calibration = None if saved is None or saved.get("calibration") is None else np.array(saved["calibration"])
-    predictor = PromptPredictor(lm, builder, cfg.scoring, cfg.calibrate, cfg.max_new_tokens, cfg.max_retries,
+    predictor = PromptPredictor(lm, builder, cfg.scoring, calibrate, cfg.max_new_tokens, cfg.max_retries,
                                 cfg.seed, generator=generator, calibration=calibration, calibration_inputs=cal_inputs)
     cal = predictor.calibration()
     meta = {
         "template": template.name, "template_source": template.source, "mode": cfg.mode,
-        "k": cfg.k if cfg.mode == "few" else 0, "scoring": cfg.scoring, "calibrate": cfg.calibrate,
+        "k": cfg.k if cfg.mode == "few" else 0, "scoring": cfg.scoring, "calibrate": calibrate,
         "calibration": None if cal is None else cal.tolist(), "calibration_inputs": cal_inputs,
         "answers": builder.answers, "verbalizers": dict(zip(builder.labels, builder.verbalizers)),
         "model": model, "examples": examples, "heads": builder.heads, "dataset_facts": facts.to_dict(), "chat_template": bool(lm.chat), "model_path": lm.path,
@@ -270,7 +273,7 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
         extra["attempts"] = out.attempts.tolist()
     prompt_block = {
         "template": meta["template"], "mode": cfg.mode, "k": meta["k"], "scoring": cfg.scoring,
-        "calibration": {"enabled": cfg.calibrate, "method": cfg.calibration if cfg.calibrate else None,
+        "calibration": {"enabled": meta["calibrate"], "method": cfg.calibration if meta["calibrate"] else None,
                         "inputs": meta["calibration_inputs"], "probabilities": meta["calibration"]},
         "invalid": int(out.invalid.sum()), "retries_used": int(np.maximum(out.attempts - 1, 0).sum()),
         "few_shot_ids": [ex["id"] for ex in meta["examples"]],
@@ -282,14 +285,21 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
     }
     model_info = {"total_params": lm.n_params(), "trainable_params": 0, "size_mb": lm.size_mb(),
                   "name": model, "path": lm.path, "device": str(lm.device), "load_s": load_s}
-    method = f"{cfg.mode}-shot-{cfg.scoring}" + ("-cal" if cfg.calibrate else "")
+    method = f"{cfg.mode}-shot-{cfg.scoring}" + ("-cal" if meta["calibrate"] else "")
     shutil.rmtree(work / "chunks", ignore_errors=True)  # predictions.parquet holds them all from here on
     return finish_run(
         ctx, ds, predictor, config=cfg, model=model, method=method,
-        name=cfg.run_name or default_run_name(cfg, meta["template"], model), model_info=model_info,
+        name=cfg.run_name or default_run_name(cfg, meta["template"], model, meta["calibrate"]), model_info=model_info,
         blocks={"prompt": prompt_block}, test=test, proba=out.proba, invalid=out.invalid, extra_columns=extra,
         speed=SpeedPlan(n=cfg.speed_samples, n_latency=max(1, cfg.speed_samples // 4), batch_size=cfg.batch_size),
-        config_extra={"prompt": meta, **({"resolved": {"model": model, "model_why": why}} if why else {})})
+        config_extra={"prompt": meta, "resolved": _resolved(cfg, model, why)})
+
+
+def _resolved(cfg: PromptConfig, model: str, model_why: str | None) -> dict[str, Any]:
+    """The derived defaults this run used and why (config.json ``resolved``), as the other kinds record theirs."""
+    out: dict[str, Any] = {"model": model, "model_why": model_why or "given"}
+    cal, why = (cfg.calibrate, "given") if cfg.calibrate is not None else default_calibration(cfg.mode, cfg.scoring)
+    return {**out, "calibrate": cal, "calibrate_why": why}
 
 
 def scored_test(test: Any, n: int | None, multi_label: bool) -> Any:
@@ -301,9 +311,10 @@ def scored_test(test: Any, n: int | None, multi_label: bool) -> Any:
     return test if n is None else subsample(test, n, 0, multi_label)
 
 
-def default_run_name(cfg: PromptConfig, template: str, model: str | None = None) -> str:
+def default_run_name(cfg: PromptConfig, template: str, model: str | None = None, calibrate: bool | None = None) -> str:
     shots = "zero-shot" if cfg.mode == "zero" else f"{cfg.k}-shot/class"
-    return f"{Path(model or cfg.model or '').name} {shots} {cfg.scoring} ({template}{', calibrated' if cfg.calibrate else ''})"
+    cal = ", calibrated" if (cfg.calibrate if calibrate is None else calibrate) else ""
+    return f"{Path(model or cfg.model or '').name} {shots} {cfg.scoring} ({template}{cal})"
 
 
 def load_predictor(run_dir: str | Path) -> PromptPredictor:
@@ -326,7 +337,9 @@ def demo_prompt_configs(dataset_id: str, profile: str = "default") -> list[dict[
     shrink: dict[str, Any] = {"max_test_samples": 16, "speed_samples": 4, "chunk_size": 8} if tiny else {}
     common = dict(dataset=dataset_id, model="smollm2", scoring="label", **shrink)
     zero = PromptConfig(mode="zero", calibrate=True, calibration="domain", run_name="SmolLM2 zero-shot", **common)
-    few = PromptConfig(mode="few", k=2, run_name="SmolLM2 few-shot", **common)
+    # explicit, as stored before these defaults were derived: an upgrade must not make the demo re-run finished work
+    few = PromptConfig(mode="few", k=2, calibrate=False, calibration="content_free", run_name="SmolLM2 few-shot",
+                       **common)
     return [zero.to_dict(), few.to_dict()]
 
 

@@ -169,6 +169,18 @@ def test_verbalizers_of_every_label_are_shown_and_edited_into_the_template(rt_sm
     assert PromptBuilder(tpl, list(five), False).verbalizers == list(five.values())
 
 
+def test_derived_defaults_follow_the_mode_and_the_number_of_classes():
+    from pipelines.prompt_defaults import BINARY_LLM, MULTICLASS_LLM, default_calibration, default_model
+
+    assert default_calibration("zero", "label")[0] is True and default_calibration("few", "label")[0] is False
+    assert default_calibration("zero", "generate")[0] is False  # no probabilities to calibrate
+    assert default_model(["neg", "pos"], False)[0] == BINARY_LLM
+    assert default_model(list("abcdef"), True)[0] == BINARY_LLM  # multi-label: yes/no questions
+    model, why = default_model(["a", "b", "c"], False)
+    assert model == MULTICLASS_LLM and "3" in why
+    assert PromptConfig.from_dict({"dataset": "x", "calibrate": False}).calibrate is False  # stored configs load
+
+
 def test_max_test_samples_scores_a_stratified_sample_not_the_first_texts():
     import pandas as pd
 
@@ -283,7 +295,7 @@ def test_multi_token_continuations_match_a_plain_forward(smollm):
 
 
 def test_zero_shot_label_run_is_valid_and_beats_majority(store, rt_small):
-    job, folder = _run(store, dataset="rt_small", template="review", max_test_samples=48, calibrate=True,
+    job, folder = _run(store, dataset="rt_small", template="review", max_test_samples=48,  # calibrate: derived
                        **{**FAST, "speed_samples": 4})
     metrics = runs.read_json(folder / "metrics.json")
     preds = runs.load_predictions(folder)
@@ -296,7 +308,10 @@ def test_zero_shot_label_run_is_valid_and_beats_majority(store, rt_small):
     p = metrics["prompt"]
     assert (p["template"], p["mode"], p["scoring"], p["k"]) == ("review", "zero", "label", 0)
     assert p["calibration"]["enabled"] and np.array(p["calibration"]["probabilities"]).shape == (1, 2)  # questions × answers
-    assert p["calibration"]["inputs"] == ["N/A", "", "[MASK]"]
+    assert len(p["calibration"]["inputs"]) == 20 and p["calibration"]["method"] == "domain"  # the defaults
+    resolved = runs.read_json(folder / "config.json")["resolved"]
+    assert resolved["calibrate"] is True and "zero-shot" in resolved["calibrate_why"]
+    assert resolved["model"] == "smollm2" and resolved["model_why"] == "given"
     assert metrics["model"]["trainable_params"] == 0 and metrics["model"]["total_params"] > 100e6
     assert metrics["speed"]["throughput"] > 0 and "total_energy_kwh" in metrics["emissions"]
     config = runs.read_json(folder / "config.json")
