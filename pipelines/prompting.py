@@ -198,7 +198,7 @@ def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool,
     task = "multi_label" if multi_label else "single_label"
     calibrate = (saved or {}).get("calibrate", cfg.calibrate)
     if calibrate is None:
-        calibrate = default_calibration(cfg.mode, cfg.scoring)[0]
+        calibrate = default_calibration(cfg.mode, cfg.scoring, labels, multi_label)[0]
     if saved is not None:
         template = parse_template(saved["template_source"], saved.get("template", "saved"))
         examples = saved["examples"]
@@ -292,13 +292,14 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
         name=cfg.run_name or default_run_name(cfg, meta["template"], model, meta["calibrate"]), model_info=model_info,
         blocks={"prompt": prompt_block}, test=test, proba=out.proba, invalid=out.invalid, extra_columns=extra,
         speed=SpeedPlan(n=cfg.speed_samples, n_latency=max(1, cfg.speed_samples // 4), batch_size=cfg.batch_size),
-        config_extra={"prompt": meta, "resolved": _resolved(cfg, model, why)})
+        config_extra={"prompt": meta, "resolved": _resolved(cfg, ds, model, why)})
 
 
-def _resolved(cfg: PromptConfig, model: str, model_why: str | None) -> dict[str, Any]:
+def _resolved(cfg: PromptConfig, ds: Any, model: str, model_why: str | None) -> dict[str, Any]:
     """The derived defaults this run used and why (config.json ``resolved``), as the other kinds record theirs."""
     out: dict[str, Any] = {"model": model, "model_why": model_why or "given"}
-    cal, why = (cfg.calibrate, "given") if cfg.calibrate is not None else default_calibration(cfg.mode, cfg.scoring)
+    cal, why = ((cfg.calibrate, "given") if cfg.calibrate is not None
+                else default_calibration(cfg.mode, cfg.scoring, ds.labels, ds.multi_label))
     return {**out, "calibrate": cal, "calibrate_why": why}
 
 

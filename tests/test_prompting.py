@@ -172,7 +172,10 @@ def test_verbalizers_of_every_label_are_shown_and_edited_into_the_template(rt_sm
 def test_derived_defaults_follow_the_mode_and_the_number_of_classes():
     from pipelines.prompt_defaults import BINARY_LLM, MULTICLASS_LLM, default_calibration, default_model
 
-    assert default_calibration("zero", "label")[0] is True and default_calibration("few", "label")[0] is False
+    assert default_calibration("zero", "label")[0] is True
+    assert default_calibration("few", "label", ["neg", "pos"])[0] is False
+    assert default_calibration("few", "label", ["a", "b", "c"])[0] is True  # k > 2 classes
+    assert default_calibration("few", "label", ["a", "b", "c"], multi_label=True)[0] is False
     assert default_calibration("zero", "generate")[0] is False  # no probabilities to calibrate
     assert default_model(["neg", "pos"], False)[0] == BINARY_LLM
     assert default_model(list("abcdef"), True)[0] == BINARY_LLM  # multi-label: yes/no questions
