@@ -328,20 +328,35 @@ def load_predictor(run_dir: str | Path) -> PromptPredictor:
 
 
 def demo_prompt_configs(dataset_id: str, profile: str = "default") -> list[dict[str, Any]]:
-    """The demo's LLM baselines: SmolLM2 zero-shot (calibrated) and 2-shot/class, label scoring.
+    """The demo's LLM baselines: zero-shot (calibrated) and 2-shot/class, label scoring.
 
-    Measured on 200 Rotten Tomatoes test texts (bench/llm.py): zero-shot 0.78 with or without
-    domain calibration (which also evens out its label prior on other datasets), few-shot
-    0.805 uncalibrated but 0.74 calibrated, so only the zero-shot run is calibrated.
+    Two classes (Rotten Tomatoes, measured on 200 test texts, bench/llm.py): SmolLM2 zero-shot
+    0.78 with or without domain calibration, few-shot 0.805 uncalibrated but 0.74 calibrated, so
+    only the zero-shot run is calibrated. More than two classes (bench/llm_multiclass.py): the
+    model and the few-shot calibration are left to the derived defaults (pipelines/prompt_defaults.py).
     """
     tiny = profile == "tiny"
     shrink: dict[str, Any] = {"max_test_samples": 16, "speed_samples": 4, "chunk_size": 8} if tiny else {}
+    if _single_label_classes(dataset_id) > 2:
+        common = dict(dataset=dataset_id, scoring="label", **shrink)
+        return [PromptConfig(mode=m, **common).to_dict() for m in ("zero", "few")]  # named after model and template
     common = dict(dataset=dataset_id, model="smollm2", scoring="label", **shrink)
     zero = PromptConfig(mode="zero", calibrate=True, calibration="domain", run_name="SmolLM2 zero-shot", **common)
     # explicit, as stored before these defaults were derived: an upgrade must not make the demo re-run finished work
     few = PromptConfig(mode="few", k=2, calibrate=False, calibration="content_free", run_name="SmolLM2 few-shot",
                        **common)
     return [zero.to_dict(), few.to_dict()]
+
+
+def _single_label_classes(dataset_id: str) -> int:
+    """Number of classes of a prepared single-label dataset (0 when multi-label or not prepared yet)."""
+    from .prepared import dataset_dir
+
+    try:
+        info = json.loads((dataset_dir(dataset_id) / "dataset.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    return 0 if info.get("task") == "multi_label" else len(info.get("labels") or [])
 
 
 def expected_seconds(config: dict[str, Any]) -> float:

@@ -184,6 +184,22 @@ def test_derived_defaults_follow_the_mode_and_the_number_of_classes():
     assert PromptConfig.from_dict({"dataset": "x", "calibrate": False}).calibrate is False  # stored configs load
 
 
+def test_demo_presets_leave_model_and_calibration_derived_above_two_classes(rt_small):
+    import json
+
+    from pipelines.prepared import dataset_dir
+    from pipelines.prompting import demo_prompt_configs
+
+    folder = dataset_dir("three_topics_preset")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dataset.json").write_text(json.dumps({"task": "single_label", "labels": ["a", "b", "c"]}))
+    many = demo_prompt_configs("three_topics_preset")
+    assert [(c["mode"], c["model"], c["calibrate"], c["run_name"]) for c in many] == [
+        ("zero", PromptConfig.model, None, None), ("few", PromptConfig.model, None, None)]
+    two = demo_prompt_configs(rt_small.id)  # as stored before: explicit SmolLM2, few-shot uncalibrated
+    assert [(c["model"], c["calibrate"]) for c in two] == [("smollm2", True), ("smollm2", False)]
+
+
 def test_max_test_samples_scores_a_stratified_sample_not_the_first_texts():
     import pandas as pd
 
