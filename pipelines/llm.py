@@ -122,7 +122,8 @@ class CausalLM(LM):
                             and getattr(model.config, "attn_logit_softcapping", None) is None)
         self._prefix: OrderedDict[tuple[str, int], Any] = OrderedDict()
         self._head_ids: dict[str, list[int]] = {}
-        self.stats = {"texts": 0, "reused": 0, "prefix_builds": 0, "boundary_merges": 0}
+        self.stats = {"texts": 0, "reused": 0, "prefix_builds": 0, "boundary_merges": 0,
+                      "shared_head_batches": 0}
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -132,9 +133,8 @@ class CausalLM(LM):
 
         ``dtype`` None: float32 on CPU, bfloat16 (or float16) on a GPU. ``dtype="bfloat16"`` on a
         CPU with AMX/AVX512-BF16 scores about 2× faster but moves log-probs by up to ~0.2
-        (bench/llm.py measures speed and label agreement), so float32 stays the CPU default;
-        int8 dynamic quantisation was measured and rejected (≈ 69% same label: SmolLM2's
-        activation outliers). Layers get the shared-head attention of
+        (bench/llm.py measures speed and label agreement), so float32 stays the CPU default; int8
+        dynamic quantisation was measured and rejected (bench/RESULTS.md). Layers get the shared-head attention of
         :mod:`pipelines.prefix_attention` (stock SDPA outside label scoring); a model whose
         code does not take it falls back to the fan-out path.
         """
@@ -286,12 +286,14 @@ class CausalLM(LM):
 
     def _score_batch(self, head: str, m: int, plans: list[_Plan], out: list[np.ndarray]) -> None:
         """Stage 1: bodies on the head. Stage 2: continuation tokens that predict a later scored token (all
-        but the last) on their body; single-token labels (the usual case) need none."""
+        but the last) on their body; single-token labels (the usual case) need none. Shared-head attention
+        saves copying the head but adds a softmax part over the bodies: used when the head is the longer."""
         rows = [(i, c[:-1]) for i, p in enumerate(plans) for c in p.conts]
         need = [r for r, (_, c) in enumerate(rows) if c]
-        stage2 = [rows[r] for r in need]
-        run = self._run_shared if m and self.shared_head else self._run_fanout
-        h1, h2 = run(head, m, plans, stage2)
+        shared = self.shared_head and m >= max(len(p.body) for p in plans) > 0
+        self.stats["shared_head_batches"] += shared
+        run = self._run_shared if shared else self._run_fanout
+        h1, h2 = run(head, m, plans, [rows[r] for r in need])
         self._gather_scores(plans, h1, h2, {r: k for k, r in enumerate(need)}, out)
 
     def _stage_inputs(self, m: int, plans: list[_Plan], stage2: list[tuple[int, list[int]]]):
@@ -317,11 +319,10 @@ class CausalLM(LM):
             if s2 is None:
                 return o1.last_hidden_state, None
             rep, ids2, mask2, pos2 = s2
-            cache2 = o1.past_key_values
-            cache2.batch_select_indices(rep)
+            o1.past_key_values.batch_select_indices(rep)
             valid = torch.cat([mask1[rep], mask2], 1)
             o2 = self.decoder(input_ids=ids2, attention_mask=body_mask(valid, ids2.shape[1]), position_ids=pos2,
-                              past_key_values=cache2, use_cache=True)
+                              past_key_values=o1.past_key_values, use_cache=True)
         return o1.last_hidden_state, o2.last_hidden_state
 
     def _run_fanout(self, head: str, m: int, plans: list[_Plan], stage2: list[tuple[int, list[int]]]):
@@ -336,10 +337,9 @@ class CausalLM(LM):
         if s2 is None:
             return o1.last_hidden_state, None
         rep, ids2, mask2, pos2 = s2
-        cache2 = o1.past_key_values
-        cache2.batch_select_indices(rep)
+        o1.past_key_values.batch_select_indices(rep)
         mask = torch.cat([past_mask[rep], mask1[rep], mask2], 1)
-        o2 = self.decoder(input_ids=ids2, attention_mask=mask, position_ids=pos2, past_key_values=cache2,
+        o2 = self.decoder(input_ids=ids2, attention_mask=mask, position_ids=pos2, past_key_values=o1.past_key_values,
                           use_cache=True)
         return o1.last_hidden_state, o2.last_hidden_state
 

@@ -87,36 +87,39 @@ def _attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, 
 
     # Head part: all queries of all texts as rows of one batch-1 attention per key/value group.
     qh = q.transpose(0, 1).reshape(1, groups, n * r * w, d)
-    o_h, lse_h = _head_part(qh, hk, hv, scale)
+    o_h, lse_h = _part(qh, hk, hv, scale)
     o_h, lse_h = (t.reshape(groups, n, r * w, -1).transpose(0, 1) for t in (o_h, lse_h))
 
-    # Body part: [n, groups, r·w, k] scores under the caller's causal + padding mask.
-    s = torch.matmul(q, key.transpose(-1, -2)).mul_(scale)
+    # Body part: the same grouping, under the caller's causal + padding mask (repeated per query head).
+    k = key.shape[2]
+    mask = None
     if attention_mask is not None:
-        k = key.shape[2]
-        blocked = ~attention_mask.bool().expand(n, 1, w, k)
-        s.view(n, groups, r, w, k).masked_fill_(blocked.unsqueeze(1), float("-inf"))
-    lse_b = torch.logsumexp(s, -1, keepdim=True)
-    o_b = torch.matmul(s.sub_(lse_b).exp_(), value)  # normalised; a row is never fully masked here
+        mask = attention_mask.bool().expand(n, 1, w, k).unsqueeze(2).expand(n, 1, r, w, k).reshape(n, 1, r * w, k)
+    o_b, lse_b = _part(q, key, value, scale, mask)  # a row is never fully masked here
 
     # Merge the two normalised parts by their shares of the total softmax mass.
     out = torch.lerp(o_b, o_h, torch.sigmoid(lse_h - lse_b))
     return out.reshape(n, n_heads, w, d).transpose(1, 2).contiguous().to(dtype), None
 
 
-def _head_part(q: torch.Tensor, hk: torch.Tensor, hv: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax attention of q [1, g, rows, d] over the head, and its log-sum-exp per row ([1, g, rows, 1]).
+def _part(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
+          mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax attention of q [b, g, rows, d] over k/v [b, g, keys, d] and its log-sum-exp ([b, g, rows, 1]).
 
-    On the CPU torch's tiled flash kernel returns both without materialising the rows × head
-    scores (about 3× faster than the matmuls for a 1,500-token head); elsewhere, plain matmuls.
+    On the CPU torch's tiled flash kernel (the one SDPA calls; it also returns the log-sum-exp)
+    does it without materialising the rows × keys scores: about 3× faster than matmuls for a
+    1,500-token head. Elsewhere, plain matmuls. ``mask``: True where a key may be attended.
     """
     if q.device.type == "cpu":
-        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, hk, hv, 0.0, False, attn_mask=None,
+        bias = None if mask is None else torch.zeros(mask.shape, dtype=q.dtype).masked_fill_(~mask, float("-inf"))
+        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, False, attn_mask=bias,
                                                                              scale=scale)
         return out, lse.unsqueeze(-1)
-    s = torch.matmul(q, hk.transpose(-1, -2)).mul_(scale)
+    s = torch.matmul(q, k.transpose(-1, -2)).mul_(scale)
+    if mask is not None:
+        s.masked_fill_(~mask, float("-inf"))
     lse = torch.logsumexp(s, -1, keepdim=True)
-    return torch.matmul(s.sub_(lse).exp_(), hv), lse
+    return torch.matmul(s.sub_(lse).exp_(), v), lse
 
 
 def fan_out(cache: Any, n: int) -> Any:

@@ -64,7 +64,8 @@ class WordListLM(LM):
 @pytest.mark.parametrize("scoring", ["label", "generate"])
 def test_a_new_lm_is_one_class(scoring):
     lm = WordListLM()
-    cfg = PromptConfig(dataset="any", model="wordlist", mode="zero", scoring=scoring, template="review")
+    cfg = PromptConfig(dataset="any", model="wordlist", mode="zero", scoring=scoring, template="review",
+                       calibrate=False)  # no train split to draw calibration words from
     predictor, meta = build_predictor(cfg, ["negative", "positive"], False, lm=lm)
     texts = ["A joy from start to end.", "Tedious and long.", "Superb acting."]
     assert list(predictor.predict(texts)) == ["positive", "negative", "positive"]
@@ -105,6 +106,7 @@ def test_batched_shared_head_scores_equal_the_plain_path(smollm):
     before = dict(smollm.stats)
     fast = np.array(smollm.score(reqs))  # batches of 4, so padding and two length-sorted batches
     assert smollm.stats["reused"] - before["reused"] == len(reqs)
+    assert smollm.stats["shared_head_batches"] > before["shared_head_batches"]
     batch = smollm.batch_size
     smollm.batch_size = 1
     try:
