@@ -267,8 +267,10 @@ class FinetuneConfig(RunConfig):
     learning_rate: float | None = _field(None, "peak learning rate; default full 1e-4 (< 40M parameters) or 5e-5, "
                                          "LoRA 2e-3", Range(0, 1, lo_open=True))
     eval_batch_size: int = _field(64, "evaluation batch size", BATCH)
-    group_by_length: bool = _field(True, "batch texts of similar token length together (less padding: ~1.5x faster "
-                                   "on short, uneven texts)")
+    group_by_length: bool | None = _field(None, "batch texts of similar token length together (less padding: ~1.5x "
+                                          "faster on short, uneven texts); unset: on unless text length predicts "
+                                          "the class (then the batches would come in one-class runs)",
+                                          choices=[True, False])
     max_length: int | None = _field(None, "token limit; default: 95th percentile of train lengths (≤ 256 on CPU, "
                                     "≤ 512 on GPU)",
                                     Range(8, 4096))
@@ -296,8 +298,9 @@ class PromptConfig(RunConfig):
     """Zero- or few-shot LLM baseline on one prepared dataset's test split (pipelines/prompting.py)."""
 
 
-    model: str = _redefault(RunConfig, "model", "smollm2", "catalog name (smollm2, gemma3-270m), local folder or "
-                            "Hub id of a causal LM")
+    model: str | None = _redefault(RunConfig, "model", None, "catalog name (smollm2, gemma3-270m), local folder or "
+                                   "Hub id of a causal LM; default: derived from the classes, SmolLM2 for two, Gemma 3 "
+                                   "270M for more (measured: pipelines/prompt_defaults.py)")
     batch_size: int = _redefault(RunConfig, "batch_size", 16, "texts per forward pass")
     speed_samples: int = _redefault(RunConfig, "speed_samples", 32)
     seed: int = _redefault(RunConfig, "seed", 42, "seed of the few-shot draw and of generate-mode retries")

@@ -7,7 +7,7 @@ changed. Configs stored before the default was derived name their model and load
 
 Measured with ``bench/llm_multiclass.py`` (label scoring, default template, 150 test texts
 per dataset, a seeded class-stratified sample; bench/RESULTS.md has the full tables):
-MEASURED_NOTE below is the one-line reason written into each run. Torch-free.
+the *_NOTE strings are the reasons written into each run. Torch-free.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 BINARY_LLM = "smollm2"
-MULTICLASS_LLM = "smollm2"
+MULTICLASS_LLM = "gemma3-270m"
 CALIBRATION_NOTE = {
     "zero": "zero-shot small LLMs answer one label for almost every text; calibrating with domain words undoes it "
             "(SmolLM2 on bbc_news: macro-F1 0.077 raw, 0.437 content-free inputs, 0.671 domain words)",
@@ -24,9 +24,8 @@ CALIBRATION_NOTE = {
     "few_binary": "with two classes the few-shot examples already set the label prior (SmolLM2 2-shot/class on "
                   "Rotten Tomatoes: 0.805 uncalibrated, 0.74 calibrated)",
 }
-MEASURED_NOTE = {
-    BINARY_LLM: "",
-}
+MULTICLASS_NOTE = ("Gemma 3 270M measured best above two classes (calibrated zero-shot macro-F1, Gemma vs SmolLM2: "
+                   "bbc_news 0.801 vs 0.671, 3-class user file 0.667 vs 0.293; few-shot: FEW)")
 
 
 def default_calibration(mode: str, scoring: str, labels: Sequence[str] = (), multi_label: bool = False,
@@ -52,4 +51,4 @@ def default_model(labels: Sequence[str], multi_label: bool) -> tuple[str, str]:
     if multi_label or len(labels) <= 2:
         return BINARY_LLM, (f"default for two answers ({'yes/no per label' if multi_label else 'two classes'}): "
                             "SmolLM2 measured best on Rotten Tomatoes (bench/llm.py)")
-    return MULTICLASS_LLM, f"default for more than two classes ({len(labels)}): {MEASURED_NOTE[MULTICLASS_LLM]}"
+    return MULTICLASS_LLM, f"default for more than two classes ({len(labels)}): {MULTICLASS_NOTE}"

@@ -330,7 +330,7 @@ def test_zero_shot_label_run_is_valid_and_beats_majority(store, rt_small):
     assert len(p["calibration"]["inputs"]) == 20 and p["calibration"]["method"] == "domain"  # the defaults
     resolved = runs.read_json(folder / "config.json")["resolved"]
     assert resolved["calibrate"] is True and "zero-shot" in resolved["calibrate_why"]
-    assert resolved["model"] == "smollm2" and resolved["model_why"] == "given"
+    assert resolved["model"] == "smollm2" and "two classes" in resolved["model_why"]  # derived: PromptConfig.model None
     assert metrics["model"]["trainable_params"] == 0 and metrics["model"]["total_params"] > 100e6
     assert metrics["speed"]["throughput"] > 0 and "total_energy_kwh" in metrics["emissions"]
     config = runs.read_json(folder / "config.json")

@@ -54,7 +54,8 @@ def _prompt(args) -> int:
     for cfg in configs:  # fail fast on a bad name before loading any model
         if cfg.template:
             load_template(cfg.template)
-    check_model(configs[0].model, "llm")
+    if configs[0].model:  # None: derived from the dataset's classes when the job starts (prompt_defaults.py)
+        check_model(configs[0].model, "llm")
     check_device(configs[0].device)
     from ..store import Store
 
