@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 
 OPSET = 17
 FP32, INT8 = "model.onnx", "model.int8.onnx"
+INT8_SCHEME = "dynamic int8, per-channel weights, MatMul/Gemm; pooler and classifier head fp32"
 MANIFEST = "manifest.json"
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "onnx-int8-guarded")
 BACKEND_ENV = "WORKBENCH_BACKEND"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".json")
 
@@ -91,6 +92,38 @@ def find_export(run_dir: str | Path, int8: bool = False, folder: Path | None = N
     return path
 
 
+def open_predictor(run_dir: str | Path, choice: str, args: tuple, folder: Path | None = None) -> Any:
+    """The ONNX predictor ``choice`` names for a run, or None when its verified export is missing.
+
+    ``auto``: the int8-with-fp32-guard backend (:mod:`pipelines.onnx_guard`) when the run measured
+    it and its test agreement with fp32 reached the bar, else ONNX fp32. ``args``: tokenizer,
+    labels, multi_label, thresholds, max_length.
+    """
+    from . import onnx_guard
+
+    fp32 = find_export(run_dir, folder=folder)
+    int8 = find_export(run_dir, int8=True, folder=folder) if fp32 is not None else None
+    if choice in ("auto", onnx_guard.BACKEND) and int8 is not None:
+        guard = read_manifest(int8.parent).get("guard")
+        if guard and (choice != "auto" or onnx_guard.serves(guard)):
+            return onnx_guard.load(fp32, int8, guard, args)
+    path = {"auto": fp32, "onnx": fp32, "onnx-int8": int8}.get(choice)
+    return None if path is None else OnnxEncoderPredictor(path, *args)
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def update_manifest(folder: Path, **fields: Any) -> None:
+    """Add (or, with None, drop) manifest entries, e.g. the int8 guard the job measured."""
+    manifest = {**read_manifest(folder), **fields}
+    (folder / MANIFEST).write_text(json.dumps({k: v for k, v in manifest.items() if v is not None}, indent=1))
+
+
 # ----------------------------------------------------------------------------- export
 def export(model: Any, tokenizer: Any, folder: Path, model_folder: Path) -> Path:
     """Export a (merged) sequence-classification model to ``folder/model.onnx`` and write the manifest."""
@@ -128,26 +161,29 @@ def export(model: Any, tokenizer: Any, folder: Path, model_folder: Path) -> Path
 
 
 def quantize(folder: Path) -> Path:
-    """Dynamic int8 (per-channel weights, MatMul/Gemm only; the classifier head stays fp32).
+    """Dynamic int8 (:data:`INT8_SCHEME`): per-channel weights, MatMul/Gemm only.
 
-    Per-channel scales keep each output unit's range; the head is one small layer whose
-    rounding moves the decision directly, so it is left in fp32 (measured agreement with fp32
-    is recorded in each run, never assumed).
+    Per-channel scales keep each output unit's range; the pooler and classifier head are two
+    small layers on one vector per text whose rounding moves the decision directly, so they
+    stay fp32 at no measurable cost. Measured agreement with fp32 is recorded in each run,
+    never assumed; see :mod:`pipelines.onnx_guard` for the variant that serves by default.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     src, dst = folder / FP32, folder / INT8
     graph = onnx.load(str(src), load_external_data=False).graph
-    head = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and "classifier" in n.name]
+    keep = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm")
+            and ("classifier" in n.name or "pooler" in n.name)]
     root = logging.getLogger()
     level = root.level
-    root.setLevel(max(level, logging.WARNING))  # the quantiser logs one INFO line per tensor to the root logger
+    root.setLevel(max(level, logging.ERROR))  # the quantiser logs one INFO line per tensor to the root logger
     try:
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul", "Gemm"], nodes_to_exclude=head)
+                         op_types_to_quantize=["MatMul", "Gemm"], nodes_to_exclude=keep)
     finally:
         root.setLevel(level)
+    update_manifest(folder, guard=None)  # a guard band belongs to the int8 file it was measured on
     return dst
 
 

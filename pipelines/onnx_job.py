@@ -12,7 +12,11 @@ block records how long each step took):
    otherwise the run is scored in torch and the block says why;
 2. the chosen backend scores the test split (the run's metrics);
 3. with ``WORKBENCH_ONNX=int8`` (the default): dynamic int8 quantisation, its own test
-   metrics, its agreement with fp32 and its speed, recorded under ``inference.int8``.
+   metrics, its agreement with fp32 and its speed, recorded under ``inference.int8``; then
+   int8 with an fp32 guard (:mod:`pipelines.onnx_guard`): its error band calibrated on up to
+   :data:`CALIBRATION_N` validation texts, its own test metrics, agreement with fp32 and share
+   of texts re-scored, under ``inference.int8.guarded`` and in the export's manifest (what
+   ``auto`` serves by).
 
 ``WORKBENCH_ONNX=fp32`` skips int8, ``off`` skips the export (torch only). The export is moved
 to ``onnx/<run_id>`` when the run lands (:func:`pipelines.onnx_backend.land`).
@@ -29,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from . import onnx_backend
+from . import onnx_backend, onnx_guard
 from .evaluate import measure_speed, predict_batched
 from .metrics import compute_metrics
 
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 
 ONNX_ENV = "WORKBENCH_ONNX"
 CHECK_N = 256  # test texts scored twice (torch and ONNX): ~2 s for MiniLM on 2 cores
+CALIBRATION_N = 1000  # validation texts scored in fp32 and int8 for the guard band: ~4 s for MiniLM
 # Inputs where an export typically breaks: nothing after the special tokens, truncation,
 # scripts and symbols outside the training data, padding next to a long text.
 CHECK_TEXTS = ["", "   ", "ok", "word " * 600, "Это был очень хороший фильм.", "映画はとても良かった。",
@@ -127,14 +132,44 @@ def _int8(fp32: Any, fp32_proba: np.ndarray, ds: Any, staging: Path, speed_n: in
                                              fp32.max_length)
     texts = ds.test["text"].tolist()
     proba = predict_batched(int8, texts, batch_size=fp32.sort_window)
+    out = {**_metrics(ds, proba, fp32, fp32_proba), "quantize_s": round(quantize_s, 2),
+           "size_mb": round(path.stat().st_size / 1e6, 1), "scheme": onnx_backend.INT8_SCHEME}
+    if speed_n:
+        out["speed"] = measure_speed(int8, texts, n_latency=min(20, speed_n), n_throughput=speed_n)
+    out["guarded"] = measure_guarded(fp32, int8, fp32_proba, ds, staging, speed_n)
+    return out
+
+
+def _metrics(ds: Any, proba: np.ndarray, fp32: Any, fp32_proba: np.ndarray) -> dict[str, Any]:
+    """A variant's own test metrics and its agreement with the fp32 scores."""
     m = compute_metrics(ds.gold(ds.test), proba, [str(x) for x in ds.labels], ds.multi_label,
                         thresholds=fp32.thresholds)
     vs = onnx_backend.compare(fp32_proba, proba, ds.multi_label)
-    out = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "accuracy_ci": m.get("accuracy_ci"),
-           "macro_f1_ci": m.get("macro_f1_ci"), "n": m["n"],
-           "agreement_with_fp32": vs["agreement"], "max_abs_diff_vs_fp32": vs["max_abs_diff"],
-           "quantize_s": round(quantize_s, 2), "size_mb": round(path.stat().st_size / 1e6, 1),
-           "scheme": "dynamic int8, per-channel weights, MatMul/Gemm, classifier head fp32"}
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "accuracy_ci": m.get("accuracy_ci"),
+            "macro_f1_ci": m.get("macro_f1_ci"), "n": m["n"],
+            "agreement_with_fp32": vs["agreement"], "max_abs_diff_vs_fp32": vs["max_abs_diff"]}
+
+
+def measure_guarded(fp32: Any, int8: Any, fp32_proba: np.ndarray, ds: Any, staging: Path,
+                    speed_n: int = 0) -> dict[str, Any]:
+    """Calibrate the guard band on validation texts, measure the guarded backend on the test split.
+
+    The band and the measured test agreement go into the export's manifest: ``auto`` serves the
+    guarded backend only when that agreement reaches :data:`pipelines.onnx_guard.MIN_AGREEMENT`.
+    """
+    val = ds.validation["text"].tolist()[:CALIBRATION_N]
+    band = onnx_guard.calibrate(predict_batched(fp32, val, batch_size=fp32.sort_window),
+                                predict_batched(int8, val, batch_size=fp32.sort_window))
+    guarded = onnx_guard.GuardedPredictor(int8.path, fp32, band)
+    t0 = time.perf_counter()
+    proba = predict_batched(guarded, ds.test["text"].tolist(), batch_size=fp32.sort_window)
+    out = {**_metrics(ds, proba, fp32, fp32_proba), "band": round(band, 6), "calibrated_on": "validation",
+           "n_calibration": len(val), "rescored_share": round(guarded.rescored / max(1, guarded.scored), 4),
+           "test_scoring_s": round(time.perf_counter() - t0, 2)}
+    out["serves"] = onnx_guard.serves(out)
+    onnx_backend.update_manifest(staging, guard={k: out[k] for k in ("band", "agreement_with_fp32", "n",
+                                                                     "rescored_share", "serves")})
     if speed_n:
-        out["speed"] = measure_speed(int8, texts, n_latency=min(20, speed_n), n_throughput=speed_n)
+        out["speed"] = measure_speed(guarded, ds.test["text"].tolist(), n_latency=min(20, speed_n),
+                                     n_throughput=speed_n)
     return out

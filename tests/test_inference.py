@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from pipelines import onnx_backend, paths, runs, threads
+from pipelines import onnx_backend, onnx_guard, paths, runs, threads
 from pipelines.finetune import EncoderPredictor, load_predictor
 from pipelines.jobs import submit
 from pipelines.runfolder import RunFolder
@@ -35,7 +35,7 @@ def encoder_run(request, minilm_full_run, minilm_lora_run) -> str:
 
 def test_onnx_matches_torch_on_awkward_texts(encoder_run):
     run_dir = runs.run_dir(encoder_run)
-    fast = load_predictor(run_dir)  # auto: the job's checked export
+    fast = load_predictor(run_dir, backend="onnx")  # the job's checked export
     assert fast.backend == "onnx-fp32"
     assert onnx_backend.find_export(run_dir).parent == onnx_backend.onnx_dir(encoder_run)
     assert not list(run_dir.rglob("*.onnx"))  # the finished run folder is never written to
@@ -64,7 +64,51 @@ def test_run_metrics_name_the_backend_and_its_agreement(encoder_run):
     # the saved predictions are what the served backend gives
     saved = runs.proba_from_predictions(runs.load_predictions(runs.run_dir(encoder_run)), metrics["labels"])
     texts = runs.load_predictions(runs.run_dir(encoder_run))["text"].tolist()[:40]
-    assert np.abs(load_predictor(runs.run_dir(encoder_run)).predict_proba(texts) - saved[:40]).max() < 1e-6
+    scorer = load_predictor(runs.run_dir(encoder_run), backend="onnx")
+    assert np.abs(scorer.predict_proba(texts) - saved[:40]).max() < 1e-6
+
+
+def test_guarded_int8_is_measured_and_auto_serves_it_only_above_the_bar(encoder_run):
+    """The guard's band, its own test metrics and agreement are in the run; auto follows the measured agreement."""
+    run_dir = runs.run_dir(encoder_run)
+    metrics = RunFolder(run_dir).read_metrics()
+    guarded = metrics["inference"]["int8"]["guarded"]
+    assert guarded["calibrated_on"] == "validation" and guarded["band"] > 0 and guarded["n"] == metrics["n"]
+    assert 0.0 <= guarded["rescored_share"] <= 1.0 and 0.0 <= guarded["agreement_with_fp32"] <= 1.0
+    assert guarded["serves"] == (guarded["agreement_with_fp32"] >= onnx_guard.MIN_AGREEMENT)
+    manifest = onnx_backend.read_manifest(onnx_backend.onnx_dir(encoder_run))
+    assert manifest["guard"]["band"] == guarded["band"]
+    served = load_predictor(run_dir).backend
+    assert served == (onnx_guard.BACKEND if guarded["serves"] else "onnx-fp32")
+
+
+def test_the_guard_rescores_exactly_the_texts_near_a_decision(minilm_full_run):
+    """band 1: every text re-scored, so fp32's scores; band 0: int8's; in between, by the int8 gap."""
+    run_dir = runs.run_dir(minilm_full_run)
+    guarded = load_predictor(run_dir, backend=onnx_guard.BACKEND)
+    fp32, int8 = guarded.fp32.predict_proba(TEXTS), load_predictor(run_dir, backend="onnx-int8").predict_proba(TEXTS)
+    guarded.band = 1.0
+    assert np.abs(guarded.predict_proba(TEXTS) - fp32).max() < 1e-5 and guarded.rescored == len(TEXTS)
+    guarded.band = 0.0
+    assert np.abs(guarded.predict_proba(TEXTS) - int8).max() < 1e-6
+    gap = np.abs(int8[:, 1] - int8[:, 0])
+    guarded.band = float(np.median(gap)) / 2
+    near = gap <= 2 * guarded.band
+    out = guarded.predict_proba(TEXTS)
+    assert 0 < near.sum() < len(TEXTS)
+    assert np.abs(out[near] - fp32[near]).max() < 1e-5 and np.abs(out[~near] - int8[~near]).max() < 1e-6
+
+
+def test_near_decision_rules():
+    assert onnx_guard.near_decision(np.array([[0.52, 0.48], [0.9, 0.1]]), 0.05, False, None).tolist() == [True, False]
+    assert onnx_guard.near_decision(np.array([[0.4, 0.35, 0.25]]), 0.02, False, None).tolist() == [False]
+    assert onnx_guard.near_decision(np.array([[0.4, 0.35, 0.25]]), 0.03, False, None).tolist() == [True]
+    multi = np.array([[0.9, 0.32], [0.9, 0.1]])  # the second label's threshold is 0.3
+    assert onnx_guard.near_decision(multi, 0.05, True, np.array([0.5, 0.3])).tolist() == [True, False]
+    assert onnx_guard.near_decision(np.zeros((0, 2)), 0.1, False, None).shape == (0,)
+    assert onnx_guard.calibrate(np.array([[0.2, 0.8]]), np.array([[0.25, 0.75]])) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="at least one validation text"):
+        onnx_guard.calibrate(np.zeros((0, 2)), np.zeros((0, 2)))
 
 
 def test_int8_backend_is_chosen_explicitly(minilm_full_run, monkeypatch):
@@ -72,7 +116,7 @@ def test_int8_backend_is_chosen_explicitly(minilm_full_run, monkeypatch):
     p = load_predictor(runs.run_dir(minilm_full_run))
     assert p.backend == "onnx-int8" and p.predict_proba(TEXTS[:4]).shape == (4, 2)
     monkeypatch.setenv(onnx_backend.BACKEND_ENV, "fastest")
-    with pytest.raises(ValueError, match="auto, torch, onnx, onnx-int8"):
+    with pytest.raises(ValueError, match="auto, torch, onnx, onnx-int8, onnx-int8-guarded"):
         load_predictor(runs.run_dir(minilm_full_run))
 
 
