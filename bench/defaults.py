@@ -27,6 +27,8 @@ from pathlib import Path
 
 from bench_common import bench_workspace
 
+from pipelines.train_defaults import RULE  # the rule's version names the runs, so a new rule is measured anew
+
 BBC3_TOPICS = ("business", "politics", "tech")  # the three that share vocabulary: the hard part of BBC
 SMALL = ("rt2k", "bbc3", "user")
 # name → (prepared dataset id, max_train_samples for every run, bundled?)
@@ -67,7 +69,8 @@ def plan(only: list[str], skip: list[str], variant: dict) -> list[tuple[str, str
         out.append((key, "TF-IDF", "tfidf", {"dataset": ds, "max_train_samples": n}))
     for key in keys:
         ds, n, _ = DATASETS[key]
-        out.append((key, "MiniLM new", "finetune", {"dataset": ds, "max_train_samples": n or 10_000}))
+        out.append((key, f"MiniLM new ({RULE.split()[-1]})", "finetune", {"dataset": ds,
+                                                                         "max_train_samples": n or 10_000}))
         if variant:
             tag = ",".join(f"{k}={v}" for k, v in variant.items())
             out.append((key, f"MiniLM new ({tag})", "finetune", {"dataset": ds, "max_train_samples": n or 10_000,
@@ -161,7 +164,7 @@ def verdicts(steps: list[tuple[str, str, str, dict]], store) -> list[str]:
 
     out = []
     for key in dict.fromkeys(k for k, *_ in steps):
-        ref, new = _find(store, f"{key}: TF-IDF"), _find(store, f"{key}: MiniLM new")
+        ref, new = _find(store, f"{key}: TF-IDF"), _find(store, f"{key}: MiniLM new ({RULE.split()[-1]})")
         if ref and new and not DATASETS[key][1]:
             text = verdict_for(load_comparison(store, run_ids=[ref["id"], new["id"]])).text()
             out.append(f"verdict {key}: " + " ".join(text.split()))

@@ -46,7 +46,7 @@ def main() -> int:
         configs.append({**minilm_full, "group_by_length": False, "run_name": "MiniLM full (random batches)"})
     results = {}
     for cfg in configs:
-        key = f"{cfg['model']}-{cfg['method']}" + ("" if cfg["group_by_length"] else "-random")
+        key = f"{cfg['model']}-{cfg['method']}" + ("-random" if cfg["group_by_length"] is False else "")
         if args.only and key.removesuffix("-random") not in args.only:
             continue
         if args.quick:

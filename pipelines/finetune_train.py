@@ -17,6 +17,8 @@ import torch
 from sklearn.metrics import f1_score
 from transformers import TrainerCallback, TrainingArguments
 
+from . import train_defaults
+
 log = logging.getLogger(__name__)
 
 MAX_MAX_LENGTH = 512
@@ -42,6 +44,25 @@ class EncodedSplit(torch.utils.data.Dataset):
 def model_length_limit(tokenizer: Any) -> int:
     """The model's own token limit (its tokenizer's ``model_max_length``), at most 512."""
     return min(MAX_MAX_LENGTH, int(getattr(tokenizer, "model_max_length", MAX_MAX_LENGTH) or MAX_MAX_LENGTH))
+
+
+def resolve_defaults(cfg: Any, train_df: Any, labels: list[str], multi: bool, tokenizer: Any,
+                     model_dir: str) -> dict[str, Any]:
+    """The data-derived settings (:func:`train_defaults.derive`) for this run's actual train texts,
+    measured with the model's own tokenizer (only when max_length or group_by_length is left to it)."""
+    from .data import _length_summary as length_summary  # the one summary of a length array (p50, p95, max)
+    from .data import token_lengths
+
+    tokens = share = None
+    if cfg.max_length is None or cfg.group_by_length is None:
+        lengths = token_lengths(train_df["text"].tolist(), model_dir)
+        tokens = length_summary(lengths)
+        classes = train_df["labels"].map(lambda v: "|".join(sorted(v))) if multi else train_df["label"]  # label sets
+        share = train_defaults.length_class_share(lengths, classes.to_numpy())
+    return train_defaults.derive(len(train_df), len(labels), multi, tokens, cfg.batch_size, min_steps=cfg.min_steps,
+                                 on_cpu=not torch.cuda.is_available(), model_max_length=model_length_limit(tokenizer),
+                                 epochs=cfg.epochs, max_length=cfg.max_length, eval_every=cfg.eval_every,
+                                 group_by_length=cfg.group_by_length, length_share=share)
 
 
 def label_arrays(ds: Any, df: Any) -> np.ndarray:
@@ -117,13 +138,14 @@ def tune_thresholds(proba: np.ndarray, gold: np.ndarray, grid: np.ndarray | None
     return out
 
 
-def training_args(cfg: Any, output_dir: Any, max_steps: int, eval_every: int, lr: float) -> TrainingArguments:
+def training_args(cfg: Any, output_dir: Any, max_steps: int, eval_every: int, lr: float,
+                  group_by_length: bool) -> TrainingArguments:
     """Trainer settings of every fine-tune: AdamW, linear warm-up/decay, early stopping on
     validation macro-F1 with the best checkpoint restored. Checkpoints hold model weights
     only (no optimizer state: nothing resumes from them) and at most the best plus the latest
     exist at a time; the job deletes the folder afterwards.
 
-    Length-grouped batches (``cfg.group_by_length``) cut padding: 1.5× faster training on the
+    Length-grouped batches (``group_by_length``, as :mod:`pipelines.train_defaults` resolved it) cut padding: 1.5× faster training on the
     demo's short, uneven snippets. The Trainer then also reorders evaluation batches, so code
     that reads ``trainer.predict`` must take gold labels from its ``label_ids``."""
     return TrainingArguments(
@@ -131,7 +153,7 @@ def training_args(cfg: Any, output_dir: Any, max_steps: int, eval_every: int, lr
         per_device_eval_batch_size=cfg.eval_batch_size, max_steps=max_steps, learning_rate=lr,
         weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_ratio, lr_scheduler_type="linear",
         optim="adamw_torch", max_grad_norm=1.0, eval_strategy="steps", eval_steps=eval_every,
-        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        train_sampling_strategy="group_by_length" if group_by_length else "random",
         save_strategy="steps", save_steps=eval_every, save_total_limit=1, save_only_model=True,
         load_best_model_at_end=True, metric_for_best_model="macro_f1", greater_is_better=True,
         logging_steps=max(1, min(eval_every, 10)), report_to="none", seed=cfg.seed, data_seed=cfg.seed,

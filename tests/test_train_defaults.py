@@ -64,6 +64,20 @@ def test_the_users_values_always_win():
     assert td.derive(2250, 3, False, SHORT, 16, min_steps=1000)["outputs"]["epochs"] == 8.0
 
 
+def test_length_grouping_is_off_where_text_length_predicts_the_class():
+    short, long_ = [20, 25, 30, 22] * 10, [70, 71, 72, 70] * 10  # reviews vs plot lines cut at 280 characters
+    share = td.length_class_share(short + long_, [0] * 40 + [1] * 40)
+    assert share > 0.9 and td.length_class_share(short + short, [0] * 40 + [1] * 40) == 0.0
+    assert td.length_class_share([5] * 4, [0, 1, 0, 1]) == 0.0, "equal lengths: nothing to predict"
+    rule = td.derive(2250, 3, False, SHORT, 16, length_share=share)
+    assert rule["outputs"]["group_by_length"] is False and "group_by_length" in rule["derived"]
+    assert "one-class runs" in rule["why"]
+    assert td.derive(2250, 3, False, SHORT, 16, length_share=0.05)["outputs"]["group_by_length"] is True
+    assert td.derive(2250, 3, False, SHORT, 16, length_share=share, group_by_length=True)["outputs"][
+        "group_by_length"] is True, "the user's choice wins"
+    assert td.derive(2250, 3, False, SHORT, 16)["outputs"]["group_by_length"] is None, "undecided before the job"
+
+
 def test_bad_inputs_get_one_line_errors():
     with pytest.raises(ValueError, match="train split is empty"):
         td.derive(0, 2, False, SHORT, 16)
@@ -111,7 +125,8 @@ def test_the_rules_record_lands_in_config_json(minilm_full_run):
     rule = cfg["resolved"]["train_defaults"]
     assert rule["rule"] == td.RULE and rule["inputs"]["n_train"] == 600
     assert rule["outputs"]["epochs"] == cfg["resolved"]["epochs"] == 1.0  # the fixture sets epochs and max_length
-    assert rule["derived"] == ["eval_every"] and rule["outputs"]["max_length"] == 64
+    assert rule["derived"] == ["eval_every", "group_by_length"] and rule["outputs"]["max_length"] == 64
+    assert rule["inputs"]["length_class_share"] < td.LENGTH_CLASS_SHARE_MAX, "review polarity: length says nothing"
     m = runs.read_json(Path(runs.run_dir(minilm_full_run)) / "metrics.json")
     assert m["train"]["max_steps"] == rule["outputs"]["max_steps"] and m["train"]["eval_every"] == 10
 
