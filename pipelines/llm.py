@@ -132,8 +132,8 @@ class CausalLM(LM):
         """Catalog name (``smollm2``, ``gemma3-270m``), local folder or Hub id → ready model.
 
         ``dtype`` None: float32 on CPU, bfloat16 (or float16) on a GPU. ``dtype="bfloat16"`` on a
-        CPU with AMX/AVX512-BF16 scores about 2× faster but moves log-probs by up to ~0.2
-        (bench/llm.py measures speed and label agreement), so float32 stays the CPU default; int8
+        CPU with AMX/AVX512-BF16 scores ~2.8× faster but moves log-probs by up to ~0.25 and 2% of
+        few-shot labels (bench/llm.py, --sections scoring), so float32 stays the CPU default; int8
         dynamic quantisation was measured and rejected (bench/RESULTS.md). Layers get the shared-head attention of
         :mod:`pipelines.prefix_attention` (stock SDPA outside label scoring); a model whose
         code does not take it falls back to the fan-out path.
