@@ -137,7 +137,9 @@ def derived_settings(cfgs: list[dict[str, Any]]) -> None:
         shown.add(rule["why"])
         out = rule["outputs"]
         derived = ", ".join(f"{k} = {out[k]:g}" for k in rule["derived"])
-        st.caption(f":material/tune: **Derived from the data** ({derived}; on CPU): {rule['why']}.")
+        grouping = (" Length-grouped batches unless text length predicts the class (checked on the train texts "
+                    "when the job starts)." if cfg.get("group_by_length") is None else "")
+        st.caption(f":material/tune: **Derived from the data** ({derived}; on CPU): {rule['why']}.{grouping}")
 
 
 def sweep_form(kind: str, cls: type) -> tuple[dict[str, Any], str, str | None]:
