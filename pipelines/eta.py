@@ -48,13 +48,13 @@ class JobEta:
 
     @property
     def text(self) -> str:
-        """One short phrase for a job line: ``about 3 min left`` / ``done in ~6 min (~2 min itself), rough guess``."""
+        """One short phrase for a job line: ``ETA 3 min`` / ``ETA 6 min (2 min itself), rough guess``."""
         if self.done_in_s is None:
             return "ETA unknown" + ("" if self.own_s is None else " (a job ahead has no estimate)")
         if self.status == "running":
-            words = "finishing" if self.done_in_s < 1 else f"about {estimate.words(self.done_in_s)} left"
+            words = "ETA: finishing" if self.done_in_s < 1 else f"ETA {estimate.words(self.done_in_s)}"
         else:
-            words = f"done in ~{estimate.words(self.done_in_s)} (~{estimate.words(self.own_s or 0)} itself)"
+            words = f"ETA {estimate.words(self.done_in_s)} ({estimate.words(self.own_s or 0)} itself)"
         return words + (", rough guess" if self.rough else "")
 
     @property

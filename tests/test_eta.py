@@ -39,7 +39,7 @@ def test_queued_etas_add_up_in_the_order_the_worker_claims_them(small_ds):
     assert etas[1].done_in_s == pytest.approx(own[2] + own[1])
     assert etas[1].own_s == pytest.approx(own[1]) and own[1] > own[2]  # few-shot reads longer prompts
     assert etas[1].basis == "measured" and not etas[1].rough
-    assert "rough" not in etas[1].text and etas[1].text.startswith("done in ~")
+    assert "rough" not in etas[1].text and etas[1].text.startswith("ETA ") and "itself" in etas[1].text
 
 
 def test_nothing_measured_is_labelled_a_rough_guess_from_the_kind_figure(small_ds):
@@ -58,7 +58,7 @@ def test_a_running_job_ends_by_its_progress_rate_and_the_queue_waits_for_it(smal
     queued = _job(2, "prompt", {"dataset": small_ds.id, "model": "smollm2", "mode": "few"}, priority=1.0)
     etas = eta.queue_etas(None, [queued, running], now=NOW, found=lambda kind: measured)
     assert etas[3].own_s == pytest.approx(90.0)  # 30 s for a quarter: 90 s for the rest
-    assert etas[3].basis == "progress" and etas[3].text == "about 1 min 30 s left"
+    assert etas[3].basis == "progress" and etas[3].text == "ETA 1 min 30 s"
     assert etas[2].done_in_s == pytest.approx(90.0 + etas[2].own_s)  # runs after it despite its lower priority
 
 

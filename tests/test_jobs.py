@@ -137,7 +137,7 @@ def test_killed_worker_keeps_its_lease_until_expiry_then_retry_completes(store, 
 
 
 def test_the_demo_queue_runs_cheapest_first_and_the_largest_encoder_last():
-    """The default demo's MiniLM runs (3,000 texts) cost less than an LLM pass over the test split; the
+    """The default demo's MiniLM runs (2,000 texts) cost less than an LLM pass over the test split; the
     full-size ones cost more, so there the LLM baselines run right after the reference."""
     from pipelines.demo import demo_jobs
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import collapse_view, estimate_view, services, state, verdict_view, widgets
 from pipelines import estimate, kinds
-from pipelines.demo import DEFAULT_DATASET, MEASURED_MIN, demo_jobs, queue_demo, sizes
+from pipelines.demo import DEFAULT_DATASET, EXPECTED_MIN, demo_jobs, queue_demo, sizes
 from pipelines.eta import queue_order
 
 # The browser test selects the tiny profile on a small dataset; users get the real demo.
@@ -65,9 +65,9 @@ def _queue(profile: str) -> None:
 with st.container(border=True):
     left, right = st.columns([3, 1], vertical_alignment="center")
     planned = _planned(PROFILE)
-    measured = MEASURED_MIN.get(PROFILE)
+    expected = EXPECTED_MIN.get(PROFILE)
     left.markdown(f"**Demo comparison** on `{DEMO_DATASET}`" + (" (tiny profile)" if PROFILE == "tiny" else "")
-                  + (f", about {measured} min on 2 idle cores" if measured else "") + ", cheapest job first:\n"
+                  + (f", about {expected} min on 2 idle cores" if expected else "") + ", cheapest job first:\n"
                   + "\n".join(f"- {cfg.get('run_name') or cfg.get('model')}: {sizes(kind, cfg)}"
                                for kind, cfg in planned))
     left.caption("Every job scores the same test split. Jobs already queued or done are skipped; a worker starts "
@@ -79,7 +79,7 @@ with st.container(border=True):
         right.button("Full-size demo", icon=":material/open_in_full:", width="stretch", key="queue_demo_full",
                      on_click=_queue, args=("full",),
                      help=f"The same comparison with every encoder trained one epoch over the whole train split "
-                          f"(about {MEASURED_MIN['full']} min on 2 idle cores); the reference and the LLM "
+                          f"(about {EXPECTED_MIN['full']} min on 2 idle cores); the reference and the LLM "
                           "baselines it shares with the demo are not run again.")
     if st.session_state.get("demo_message"):
         st.success(st.session_state["demo_message"] + " Follow them below or on the Runs page.")
