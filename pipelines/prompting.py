@@ -212,7 +212,7 @@ def build_predictor(cfg: PromptConfig, labels: Sequence[str], multi_label: bool,
         if calibrate:
             cal_inputs = (domain_inputs(train["text"], cfg.seed) if cfg.calibration == "domain"
                           else template.content_free)
-    model = cfg.model or (saved or {}).get("model") or default_model(labels, multi_label)[0]
+    model = cfg.model or (saved or {}).get("model") or default_model(labels, multi_label, cfg.mode)[0]
     lm = lm or CausalLM.load(model, device=cfg.device, batch_size=cfg.batch_size)
     builder = PromptBuilder(template, labels, multi_label, examples, chat=lm.chat_prompt if lm.chat else None,
                             clip=lambda t: lm.truncate(t, cfg.max_text_tokens), facts=facts)
@@ -249,7 +249,7 @@ def run_prompt_job(config: dict[str, Any], ctx: Any) -> str:
     if len(test) == 0:
         raise ValueError(f"dataset {ds.id!r} has no test texts to score")
     work = Path(ctx.work_dir)
-    model, why = (cfg.model, None) if cfg.model else default_model(ds.labels, ds.multi_label)
+    model, why = (cfg.model, None) if cfg.model else default_model(ds.labels, ds.multi_label, cfg.mode)
     ctx.progress(0.01, f"loading {model}")
     t0 = time.perf_counter()
     predictor, meta = build_predictor(cfg, ds.labels, ds.multi_label, train=ds.train, facts=dataset_facts(ds.info))

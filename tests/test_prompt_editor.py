@@ -49,3 +49,4 @@ def test_runs_page_previews_and_queues_the_edited_prompt(own_store, rt_small):
     queued = load_template(job["config"]["template"])
     assert queued.name == "snippet" and queued.instruction.startswith("Judge the snippet")
     assert queued.explicit_word(rt_small.labels[1]) == "great"
+    assert job["config"].get("model") is None, "the page's default leaves the LLM to the measured, derived choice"

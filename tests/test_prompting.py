@@ -180,7 +180,8 @@ def test_derived_defaults_follow_the_mode_and_the_number_of_classes():
     assert default_model(["neg", "pos"], False)[0] == BINARY_LLM
     assert default_model(list("abcdef"), True)[0] == BINARY_LLM  # multi-label: yes/no questions
     model, why = default_model(["a", "b", "c"], False)
-    assert model == MULTICLASS_LLM and "3" in why
+    assert model == MULTICLASS_LLM and "3" in why  # zero-shot above two classes: Gemma
+    assert default_model(["a", "b", "c"], False, "few")[0] == BINARY_LLM  # few-shot: SmolLM2 measured as good
     assert PromptConfig.from_dict({"dataset": "x", "calibrate": False}).calibrate is False  # stored configs load
 
 

@@ -37,6 +37,9 @@ st.title("Runs")
 dataset_id = state.dataset_picker(key="runs_dataset")
 
 
+DERIVED = ""  # the prompt form's "no model named": the job derives it from the dataset
+
+
 def model_options(kind: str) -> dict[str, str]:
     """model_ref → label: the dataset's shortlist first, then the bundled catalog models of that kind."""
     out: dict[str, str] = {}
@@ -78,6 +81,9 @@ def prompt_templates() -> list[str]:
 def configure(kind: str, cls: type, main: list[str]) -> None:
     if kind == "tfidf":
         options = {"tfidf": "TF-IDF (word + character n-grams) + logistic regression"}
+    elif kind == "prompt":  # the measured default by classes and mode (pipelines/prompt_defaults.py), named or not
+        options = {DERIVED: "derived from the data — SmolLM2 for two classes and for few-shot, Gemma 3 270M for "
+                            "zero-shot above two (recorded with the reason in the run)", **model_options("llm")}
     else:
         options = model_options("llm" if kind == "prompt" else "encoder")
     models = st.multiselect("Models (one job each)", list(options), format_func=lambda m: options[m],
@@ -90,9 +96,9 @@ def configure(kind: str, cls: type, main: list[str]) -> None:
     cfgs = []
     for m in models:
         try:
-            one = cls(**{**cfg, "model": m})
+            one = cls(**{**cfg, "model": m or None})
             if len(models) > 1 and one.run_name:
-                one.run_name = f"{one.run_name} · {Path(m).name}"
+                one.run_name = f"{one.run_name} · {Path(m).name if m else 'derived model'}"
             cfgs.append(one.to_dict())
         except (TypeError, ValueError) as exc:
             errors.append(str(exc))
