@@ -54,3 +54,18 @@ def quiet_store(tmp_path, monkeypatch, dataset, name: str):
     store.upsert_dataset(dataset.info)
     store.put("worker", "current", {"pid": os.getpid(), "started_at": 0})
     return store
+
+
+def runs_page(dataset: str = "rt_small"):
+    """An AppTest of the dashboard opened on the Runs page for ``dataset``, as a user gets there from Home."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "Home.py"), default_timeout=120)
+    at.query_params.update({"dataset": dataset})
+    at.run()
+    at.switch_page("views/runs.py")
+    at.query_params.update({"dataset": dataset})
+    at.run()
+    return at

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pipelines.prompt_preview import render
 from pipelines.prompting_templates import load_template
-from tests.fixtures_data import quiet_store
+from tests.fixtures_data import quiet_store, runs_page
 
-ENTRY = Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"
 pytestmark = pytest.mark.slow
 
 
@@ -22,14 +19,7 @@ def own_store(tmp_path, monkeypatch, rt_small):
 
 
 def test_runs_page_previews_and_queues_the_edited_prompt(own_store, rt_small):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(ENTRY), default_timeout=120)
-    at.query_params.update({"dataset": "rt_small"})
-    at.run()
-    at.switch_page("views/runs.py")
-    at.query_params.update({"dataset": "rt_small"})
-    at.run()
+    at = runs_page()
     at.radio(key="runs_kind").set_value("Prompt an LLM (zero/few-shot)").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("template **review**" in e.label for e in at.expander)  # the resolved name, not "(default)"

@@ -132,18 +132,10 @@ def test_the_rules_record_lands_in_config_json(minilm_full_run):
 
 
 def test_runs_page_shows_the_derived_settings_before_queueing(tmp_path, monkeypatch, rt_small):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.fixtures_data import quiet_store
+    from tests.fixtures_data import quiet_store, runs_page
 
     quiet_store(tmp_path, monkeypatch, rt_small, "defaults")
-    entry = Path(__file__).resolve().parents[1] / "dashboard" / "Home.py"
-    at = AppTest.from_file(str(entry), default_timeout=120)
-    at.query_params.update({"dataset": "rt_small"})
-    at.run()
-    at.switch_page("views/runs.py")
-    at.query_params.update({"dataset": "rt_small"})
-    at.run()
+    at = runs_page()
     assert not at.exception, [e.value for e in at.exception]
     why = td.from_dataset_info(rt_small.info, FinetuneConfig(dataset="rt_small").to_dict())["why"]
     shown = [c.value for c in at.caption if "Derived from the data" in c.value]
