@@ -105,6 +105,8 @@ def samples(store: Any, kind: str) -> list[Sample]:
         except (OSError, ValueError):
             continue
         cfg = c.get("config") or {}
+        if not cfg.get("model") and row.get("model"):  # a derived default: the model the run resolved and used
+            cfg = {**cfg, "model": row["model"]}
         ds_id = row["dataset_id"]
         if ds_id not in infos:
             infos[ds_id] = dataset_info(ds_id)
@@ -168,7 +170,13 @@ def estimate(store: Any, kind: str, config: Mapping[str, Any], target_s: float |
     info = dataset_info(str(config.get("dataset") or "")) or (store.dataset(str(config.get("dataset"))) if store
                                                                 else None)
     found = samples(store, kind) if found is None else found
-    chosen, basis = _match(found, str(config.get("model") or ""), _method(kind, config))
+    model = str(config.get("model") or "")
+    if kind == "prompt" and not model and info:  # the LLM the job will derive from the dataset, as it will
+        from .prompt_defaults import default_model
+
+        model = default_model(info.get("labels") or [], info.get("task") == "multi_label",
+                              str(config.get("mode") or "zero"))[0]
+    chosen, basis = _match(found, model, _method(kind, config))
     train_rate = _median([s.train_tok_s for s in chosen])
     infer_rate = _median([s.infer_tok_s for s in chosen])
     overhead = _median([s.overhead_s for s in chosen]) or 20.0

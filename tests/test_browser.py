@@ -5,8 +5,8 @@ The server runs in its own, empty workspace (so the worker it starts sees only t
 jobs) and its own process group. The test follows a user who brings their own spreadsheet and
 never opens a terminal (issue 11's acceptance): upload a Windows-1252 CSV with bare carriage
 returns inside unquoted fields and HTML in some texts, see the detected encoding and the
-preview, pick the columns, prepare; queue SmolLM2 zero-shot on a few test texts from the Runs
-page (which queues the TF-IDF reference too, the cheap run), read the duration estimate,
+preview, pick the columns, prepare; queue the derived LLM (Gemma: 3 classes) zero-shot on a few
+test texts from the Runs page (which queues the TF-IDF reference too, the cheap run), read the duration estimate,
 wait for both, read the result and any collapse warning on Compare, get a side-by-side
 prediction in Playground and download an SVG chart and a CSV table from Export. Every request
 the page makes is recorded and must go to 127.0.0.1 (nothing leaves the machine). A full-page
@@ -143,7 +143,7 @@ def test_own_csv_to_comparison_prediction_and_downloads(dashboard_server, browse
     [ds] = store.datasets()
     assert ds["n_train"] + ds["n_validation"] + ds["n_test"] == 600, "every row kept, none cut at a CR"
 
-    # Runs: SmolLM2 zero-shot on 12 test texts; the estimate is shown before queueing.
+    # Runs: the derived LLM zero-shot on 12 test texts; the estimate is shown before queueing.
     _goto(page, url + "/runs", "Runs")
     page.get_by_text("Prompt an LLM (zero/few-shot)").click()
     page.get_by_label("max test samples", exact=True).fill("12")
@@ -159,7 +159,8 @@ def test_own_csv_to_comparison_prediction_and_downloads(dashboard_server, browse
     queued = store.jobs()
     assert sorted(j["kind"] for j in queued) == ["prompt", "tfidf"], "the TF-IDF reference comes along"
     prompt_cfg = next(j["config"] for j in queued if j["kind"] == "prompt")
-    assert (prompt_cfg["model"], prompt_cfg["max_test_samples"], prompt_cfg["speed_samples"]) == ("smollm2", 12, 4)
+    assert (prompt_cfg["model"], prompt_cfg["max_test_samples"], prompt_cfg["speed_samples"]) == (None, 12, 4), \
+        "the page leaves the LLM to the measured default for this dataset"
 
     # Home: watch both finish on the page itself.
     _goto(page, url, "Text-classification workbench")
@@ -168,6 +169,7 @@ def test_own_csv_to_comparison_prediction_and_downloads(dashboard_server, browse
     assert [j["status"] for j in jobs] == ["done"] * 2, [(j["id"], j["status"], j["error"]) for j in jobs]
     runs = store.runs()
     assert len(runs) == 2 and {r["dataset_id"] for r in runs} == {ds["id"]}
+    assert {r["model"] for r in runs} == {"tfidf", "gemma3-270m"}, "three classes, zero-shot: Gemma, as measured"
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     _no_exception(page)
     _screenshot(page, "05-home-done")

@@ -112,6 +112,10 @@ def test_estimates_fall_back_to_the_kind_cost_then_use_what_was_measured(rt_smal
     full = kinds.get("prompt").normalise({"dataset": rt_small.id, "model": "smollm2"})
     est = estimate.estimate(store, "prompt", full, found=found)
     assert est.basis == "measured" and est.seconds == pytest.approx(10.0 + len(rt_small.test) / 8.0)
+    # no model named: the estimate uses the LLM the job will derive (two classes: SmolLM2), not another one's rate
+    derived = kinds.get("prompt").normalise({"dataset": rt_small.id})
+    both = [*found, estimate.Sample("gemma3-270m", "zero/label", None, 2.0 * per_text, 10.0)]
+    assert estimate.estimate(store, "prompt", derived, found=both).seconds == pytest.approx(est.seconds)
     capped = estimate.estimate(store, "prompt", full, target_s=12.0, found=found)
     assert capped.cap == {"max_test_samples": 16}
     again = estimate.estimate(store, "prompt", {**full, **capped.cap}, found=found)

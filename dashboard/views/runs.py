@@ -83,7 +83,7 @@ def configure(kind: str, cls: type, main: list[str]) -> None:
         options = {"tfidf": "TF-IDF (word + character n-grams) + logistic regression"}
     elif kind == "prompt":  # the measured default by classes and mode (pipelines/prompt_defaults.py), named or not
         options = {DERIVED: "derived from the data — SmolLM2 for two classes and for few-shot, Gemma 3 270M for "
-                            "zero-shot above two (recorded with the reason in the run)", **model_options("llm")}
+                            "zero-shot above two (the run records which and why)", **model_options("llm")}
     else:
         options = model_options("llm" if kind == "prompt" else "encoder")
     models = st.multiselect("Models (one job each)", list(options), format_func=lambda m: options[m],
