@@ -83,7 +83,10 @@ def test_predict_reproduces_saved_test_predictions(service, minilm_full_run, min
         proba = np.asarray(res["proba"])
         assert proba.shape == (len(texts), len(labels))
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
-        np.testing.assert_allclose(proba, runs.proba_from_predictions(df, labels), atol=1e-4)
+        # auto serves int8 with an fp32 guard where the run measured >= 99.5% agreement: texts near a decision
+        # are re-scored in fp32, so labels match the saved ones and confident texts' probabilities move a little
+        atol = 0.05 if res["backend"] == "onnx-int8-guarded" else 1e-4
+        np.testing.assert_allclose(proba, runs.proba_from_predictions(df, labels), atol=atol)
         assert res["pred"] == df["pred"].tolist()
         assert res["latency_ms"] > 0 and res["load_ms"] > 0  # a fresh service loads each model once
     # both are warm now: a second request loads nothing
