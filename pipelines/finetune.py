@@ -344,7 +344,7 @@ def _base_model_dir(meta: dict[str, Any]) -> str:
 # The demo's encoders per profile: (model, method, run name, explicit sizes). Every size is set
 # explicitly (epochs too), so the data-derived defaults (pipelines/train_defaults.py: epochs
 # for a minimum step count) never stretch the demo. "default" is sized for the 10-minute target
-# on 2 idle cores (projected ~11 min: the LLMs' whole test split and MPNet's fixed cost leave
+# on 2 idle cores (measured 7.8 min warm, 8.4 min cold cache; projected ~11: the fixed costs leave
 # little room), from the rates measured here (_SAMPLES_PER_S, _OVERHEAD_S below;
 # bench/e2e.py measures the whole; bench/RESULTS.md): MiniLM full and LoRA on the same 2,000
 # sampled texts (~1 min each; 2k × 1 epoch scored 0.771 full, 0.76-0.77 LoRA, vs 0.806 on the

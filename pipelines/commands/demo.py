@@ -9,7 +9,7 @@ from ..store import Store
 def register(sub) -> None:
     p = sub.add_parser("demo", help="queue the default comparison (MiniLM full/LoRA, MPNet LoRA, SmolLM2 baselines)")
     p.add_argument("--profile", choices=PROFILES, default="default",
-                   help="default: ~11 min on 2 idle cores (encoders on a sample of the train split); "
+                   help="default: ~8 min on 2 idle cores (encoders on a sample of the train split); "
                         "full: one epoch over the whole train split (~23 min); tiny: seconds (tests)")
     p.add_argument("--dataset", default="rotten_tomatoes", help="prepared dataset id")
     p.add_argument("--run", action="store_true", help="execute the queue in this process until it is empty")
