@@ -221,7 +221,7 @@ def token_lengths(texts: list[str], tokenizer_name: str = "minilm", batch_size: 
     return np.asarray(out, dtype=np.int64)
 
 
-def _length_summary(lengths: np.ndarray) -> dict[str, float | int]:
+def length_summary(lengths: np.ndarray) -> dict[str, float | int]:
     if not len(lengths):
         return {"n": 0}
     out: dict[str, float | int] = {f"p{q}": int(np.ceil(np.percentile(lengths, q))) for q in PERCENTILES}
@@ -232,7 +232,7 @@ def _length_summary(lengths: np.ndarray) -> dict[str, float | int]:
 def token_length_percentiles(texts: list[str], tokenizer_name: str = "minilm") -> dict[str, float | int]:
     """p50/p90/p95/p99 (rounded up), max, mean and n of token lengths; fine-tuning sizes
     ``max_length`` from p95 of the train split so padding is short and few texts are cut."""
-    return _length_summary(token_lengths(list(texts), tokenizer_name))
+    return length_summary(token_lengths(list(texts), tokenizer_name))
 
 
 def compute_stats(splits: dict[str, pd.DataFrame], multi: bool, tokenizer: str | None) -> dict[str, Any]:
@@ -245,7 +245,7 @@ def compute_stats(splits: dict[str, pd.DataFrame], multi: bool, tokenizer: str |
         "n_examples": int(len(every)),
         "label_counts": counts,
         "label_share": {s: {k: round(v / max(len(frames[s]), 1), 4) for k, v in c.items()} for s, c in counts.items()},
-        "chars": {s: _length_summary(f["text"].str.len().to_numpy()) for s, f in frames.items()},
+        "chars": {s: length_summary(f["text"].str.len().to_numpy()) for s, f in frames.items()},
     }
     if multi:
         stats["labels_per_text"] = {s: round(float(f["labels"].map(len).mean()), 3) for s, f in frames.items()}
@@ -255,8 +255,8 @@ def compute_stats(splits: dict[str, pd.DataFrame], multi: bool, tokenizer: str |
         bounds = np.cumsum([0] + [len(splits[s]) for s in names])
         tokens: dict[str, Any] = {"tokenizer": tokenizer}
         for s, a, b in zip(names, bounds[:-1], bounds[1:]):
-            tokens[s] = _length_summary(lengths[a:b])
-        tokens["all"] = _length_summary(lengths)
+            tokens[s] = length_summary(lengths[a:b])
+        tokens["all"] = length_summary(lengths)
         stats["tokens"] = tokens
     return stats
 

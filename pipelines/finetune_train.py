@@ -50,8 +50,7 @@ def resolve_defaults(cfg: Any, train_df: Any, labels: list[str], multi: bool, to
                      model_dir: str) -> dict[str, Any]:
     """The data-derived settings (:func:`train_defaults.derive`) for this run's actual train texts,
     measured with the model's own tokenizer (only when max_length or group_by_length is left to it)."""
-    from .data import _length_summary as length_summary  # the one summary of a length array (p50, p95, max)
-    from .data import token_lengths
+    from .data import length_summary, token_lengths  # the one summary of a length array (p50, p95, max)
 
     tokens = share = None
     if cfg.max_length is None or cfg.group_by_length is None:
