@@ -221,3 +221,19 @@ def test_cli_runs_queues_and_reports_errors(rt_small, capsys):
     assert main(["finetune", *tiny, "--method", "lora", "--lora-target-modules", "nope"]) == 1
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("error: job") and "failed" in line and "'nope'" in line
+
+
+def test_multi_label_early_stopping_reads_tuned_thresholds_not_a_fixed_half():
+    """A checkpoint that ranks every label perfectly but is never 0.5-confident must score high on the
+    early-stopping criterion (movie_genres: 0.0 at every check stopped MiniLM after one epoch of three)."""
+    from types import SimpleNamespace
+
+    from pipelines.finetune_train import validation_metrics
+
+    rng = np.random.default_rng(0)
+    gold = (rng.random((200, 4)) < 0.2).astype(np.float32)
+    logits = np.where(gold == 1, -0.5, -2.0) + rng.normal(0, 0.1, gold.shape)  # sigmoid ≈ 0.38 vs 0.12
+    out = validation_metrics(True, 4)(SimpleNamespace(predictions=logits, label_ids=gold))
+    assert out["macro_f1"] == pytest.approx(1.0) and out["accuracy"] == pytest.approx(1.0)
+    noise = validation_metrics(True, 4)(SimpleNamespace(predictions=rng.normal(-2, 0.1, gold.shape), label_ids=gold))
+    assert noise["macro_f1"] < 0.6  # a model that ranks nothing is not flattered by the tuning
