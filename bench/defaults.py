@@ -6,9 +6,11 @@
     python bench/defaults.py --home /tmp/defaults_ws --report-only --markdown  # the table again, no training
 
 Per dataset, through the real job path (``jobs.run_now``): the TF-IDF reference, a frozen
-MiniLM probe (bundled sets), MiniLM full with the old defaults (``epochs=1``; small sets) and
-with the new ones (nothing set: :mod:`pipelines.train_defaults` decides). Prints test accuracy,
-macro-F1, wall seconds, kWh, and for each MiniLM/probe row the paired-bootstrap 95% CI of the
+MiniLM probe and the LLM few-shot baseline with its derived model, template and calibration on
+the whole test split (bundled sets: the issue 10 acceptance table), MiniLM full with the old
+defaults (``epochs=1``; small sets) and with the new ones (nothing set:
+:mod:`pipelines.train_defaults` decides). Prints test accuracy,
+macro-F1, wall seconds, kWh, and for each other row the paired-bootstrap 95% CI of the
 macro-F1 difference against TF-IDF (:func:`pipelines.stats.significance`) in words. The target:
 MiniLM new never significantly worse than TF-IDF. Finished runs are reused by name, so a
 stopped bench resumes. Datasets: Rotten Tomatoes (whole, and a 2,000-text train subset),
@@ -60,13 +62,23 @@ def prepare_all(home: Path) -> None:
     prepare(str(user), name="user3", text_column=["Text"], label_column="Category", delimiter=";")
 
 
-def plan(only: list[str], skip: list[str], variant: dict) -> list[tuple[str, str, str, dict]]:
-    """(dataset key, row label, kind, config) in the order that gives the key answers first."""
+def plan(only: list[str], skip: list[str], variant: dict, llms: tuple[str, ...] = ()
+         ) -> list[tuple[str, str, str, dict]]:
+    """(dataset key, row label, kind, config), the cheap rows first: TF-IDF, probe, LLM few-shot, MiniLM."""
     out = []
     keys = only or list(DATASETS)
     for key in keys:
         ds, n, _ = DATASETS[key]
         out.append((key, "TF-IDF", "tfidf", {"dataset": ds, "max_train_samples": n}))
+    for key in keys:
+        ds, n, bundled = DATASETS[key]
+        if bundled and "probe" not in skip:
+            out.append((key, "probe(MiniLM)", "probe", {"dataset": ds, "model": "minilm", "max_train_samples": n}))
+    for key in keys:
+        ds, n, bundled = DATASETS[key]
+        if bundled and not n and "llm" not in skip:  # the derived LLM and template, whole test split
+            out.append((key, "LLM few-shot", "prompt", {"dataset": ds, "mode": "few"}))
+            out += [(key, f"LLM few-shot {m}", "prompt", {"dataset": ds, "mode": "few", "model": m}) for m in llms]
     for key in keys:
         ds, n, _ = DATASETS[key]
         out.append((key, f"MiniLM new ({RULE.split()[-1]})", "finetune", {"dataset": ds,
@@ -78,12 +90,9 @@ def plan(only: list[str], skip: list[str], variant: dict) -> list[tuple[str, str
         if key in SMALL and "old" not in skip:
             out.append((key, "MiniLM old", "finetune", {"dataset": ds, "max_train_samples": n or 10_000,
                                                         "epochs": 1.0}))
-    for key in keys:
-        ds, n, bundled = DATASETS[key]
-        if bundled and "probe" not in skip:
-            out.append((key, "probe(MiniLM)", "probe", {"dataset": ds, "model": "minilm", "max_train_samples": n}))
     for key, label, kind, cfg in out:
-        cfg.setdefault("model", "minilm") if kind != "tfidf" else None
+        if kind in ("finetune", "probe"):
+            cfg.setdefault("model", "minilm")
         cfg["run_name"] = f"{key}: {label}"
         if kind == "finetune":
             cfg["method"] = "full"
@@ -116,7 +125,7 @@ def _load() -> str:
 
 
 def report(steps: list[tuple[str, str, str, dict]], store, markdown: bool) -> str:
-    """The table: one row per run, the MiniLM/probe rows with the CI of their macro-F1 gap to TF-IDF."""
+    """The table: one row per run, every other row with the CI of its macro-F1 gap to TF-IDF."""
     from pipelines import runs
     from pipelines.compare import load_comparison
     from pipelines.stats import significance
@@ -142,7 +151,9 @@ def report(steps: list[tuple[str, str, str, dict]], store, markdown: bool) -> st
                        else "not significantly different")
         epochs = (f"{tr['epochs_run']:.2f}/{tr['epochs']:g}" if tr.get("epochs") else "")
         kwh = (m.get("emissions") or {}).get("total_energy_kwh")
-        lines.append([DATASETS[key][0] if key != "rt2k" else "rotten_tomatoes (2k train)", label,
+        derived = ", derived" if label == "LLM few-shot" else ""
+        shown = f"LLM few-shot ({row.get('model')}{derived}, k={cfg.get('k', 2)})" if kind == "prompt" else label
+        lines.append([DATASETS[key][0] if key != "rt2k" else "rotten_tomatoes (2k train)", shown,
                       str(tr.get("train_samples") or ""), epochs, str(tr.get("steps") or ""),
                       str(tr.get("max_length") or ""), f"{m['accuracy']:.3f}", f"{m['macro_f1']:.3f}",
                       f"{wall:.0f}" if wall else "", f"{kwh:.5f}" if kwh is not None else "", diff, verdict])
@@ -157,16 +168,19 @@ def report(steps: list[tuple[str, str, str, dict]], store, markdown: bool) -> st
 
 
 def verdicts(steps: list[tuple[str, str, str, dict]], store) -> list[str]:
-    """What the workbench's own verdict (pipelines/verdict.py) says of TF-IDF vs MiniLM new, per dataset
+    """What the workbench's own verdict (pipelines/verdict.py) says of each dataset's rows together
     (only where TF-IDF is the reference: trained on the whole train split)."""
     from pipelines.compare import load_comparison
     from pipelines.verdict import verdict_for
 
     out = []
     for key in dict.fromkeys(k for k, *_ in steps):
-        ref, new = _find(store, f"{key}: TF-IDF"), _find(store, f"{key}: MiniLM new ({RULE.split()[-1]})")
-        if ref and new and not DATASETS[key][1]:
-            text = verdict_for(load_comparison(store, run_ids=[ref["id"], new["id"]])).text()
+        if DATASETS[key][1]:
+            continue
+        found = [_find(store, cfg["run_name"]) for k, _, _, cfg in steps if k == key]
+        ids = [r["id"] for r in found if r]
+        if len(ids) > 1 and _find(store, f"{key}: TF-IDF"):
+            text = verdict_for(load_comparison(store, run_ids=ids)).text()
             out.append(f"verdict {key}: " + " ".join(text.split()))
     return out
 
@@ -175,12 +189,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--home", help="workspace (default: a new temporary folder); reuse it to resume")
     ap.add_argument("--only", nargs="+", choices=list(DATASETS), default=[])
-    ap.add_argument("--skip", nargs="+", choices=["old", "probe"], default=[])
+    ap.add_argument("--skip", nargs="+", choices=["old", "probe", "llm"], default=[])
     ap.add_argument("--variant", nargs="+", default=[], metavar="FIELD=VALUE",
                     help="also MiniLM new with these config changes (one principled change, e.g. min_steps=1000)")
     ap.add_argument("--rows", nargs="+", default=[], metavar="LABEL",
                     help="train only the rows whose label starts with one of these (e.g. 'MiniLM old'); the "
                          "report still shows every row")
+    ap.add_argument("--llm", nargs="+", default=[], metavar="MODEL",
+                    help="also the LLM few-shot row with these installed LLMs (e.g. gemma3-270m): which one is best")
     ap.add_argument("--report-only", action="store_true", help="print the table of finished runs, train nothing")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown (for bench/RESULTS.md)")
     args = ap.parse_args()
@@ -194,7 +210,7 @@ def main() -> int:
         variant[k] = json.loads(v)
     FinetuneConfig(**variant)  # a bad field or value fails here, before anything trains
     store = Store()
-    steps = plan(args.only, args.skip, variant)
+    steps = plan(args.only, args.skip, variant, tuple(args.llm))
     if not args.report_only:
         prepare_all(home)
         print(f"load before: {_load()}", flush=True)
