@@ -114,8 +114,9 @@ def queue_seeds(store: Store, kind: str, base: dict[str, Any], n_seeds: int,
         raise ValueError(f"a seed group needs at least 2 seeds, got {n_seeds}")
     cfg = kinds.get(kind).normalise(base)
     start = int(cfg["seed"])
-    name = base.get("run_name") or " ".join(dict.fromkeys(str(w) for w in (cfg.get("model"), cfg.get("method") or kind)
-                                                          if w))  # "minilm full", "minilm probe"
+    how = cfg.get("method") or (f"{cfg['mode']}-shot" if cfg.get("mode") else kind)
+    name = base.get("run_name") or " ".join(dict.fromkeys(str(w) for w in (cfg.get("model") or (
+        "LLM" if kind == "prompt" else None), how) if w))  # "minilm full", "minilm probe", "LLM few-shot"
     return queue_sweep(store, kind, base, {"seed": [start + i for i in range(n_seeds)]}, keep=keep, name=name,
                        meta={"seeds": True})
 

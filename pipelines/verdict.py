@@ -85,6 +85,7 @@ class Entry:
     lo: float = math.nan  # group: min over seeds
     hi: float = math.nan  # group: max over seeds
     kind: str = ""
+    seeded: bool = True  # does a second seed change the result? (not a TF-IDF fit, not zero-shot label scoring)
 
     @property
     def group(self) -> bool:
@@ -94,6 +95,14 @@ class Entry:
     def rep(self) -> str:
         """The run that stands for the entry in a head-to-head test (a group's run nearest its mean)."""
         return self.ids[0]
+
+
+def _seeded(kind: str, config: Mapping[str, Any]) -> bool:
+    """Whether the run's seed moves its score: not a full-data TF-IDF fit, not LLM zero-shot label
+    scoring (no draw, no sampling); a few-shot run's seed draws its examples."""
+    if kind in DETERMINISTIC_KINDS:
+        return False
+    return not (kind in LLM_KINDS and config.get("mode", "zero") == "zero" and config.get("scoring", "label") == "label")
 
 
 def _entries(comp: Any, groups: Mapping[str, Sequence[str]], quality: str, reference: str | None) -> list[Entry]:
@@ -114,7 +123,8 @@ def _entries(comp: Any, groups: Mapping[str, Sequence[str]], quality: str, refer
         if any(rid in e.ids for e in out) or partial_curve or not np.isfinite(value):
             continue
         lo, hi = float(runs.at[rid, f"{quality}_lo"]), float(runs.at[rid, f"{quality}_hi"])
-        out.append(Entry(comp.label_of(rid), [rid], value, (hi - lo) / 2, kind=str(runs.at[rid, "kind"])))
+        kind = str(runs.at[rid, "kind"])
+        out.append(Entry(comp.label_of(rid), [rid], value, (hi - lo) / 2, kind=kind, seeded=_seeded(kind, cfg)))
     return sorted(out, key=lambda e: -e.value)
 
 
@@ -282,8 +292,9 @@ def build(comp: Any, p: Plan, results: Mapping[tuple[str, str], Mapping[str, Any
     key = "bootstrap_macro_f1" if p.quality == "macro_f1" else "bootstrap_accuracy"
     ref_value = float(comp.runs.at[p.reference, p.quality]) if p.reference else math.nan
     faults = sorted({c for rid in best.ids for c in _run_caveats(comp, rid, collapsed)})
-    seeds = "" if best.group or best.kind in DETERMINISTIC_KINDS else " (one seed: repeat it with --seeds 3 to see " \
-                                                                       "how much the score moves)"
+    draw = "one few-shot draw" if best.kind in LLM_KINDS else "one seed"
+    seeds = "" if best.group or not best.seeded else f" ({draw}: repeat it with --seeds 3 to see how much the score " \
+                                                      "moves)"
     if faults:
         v.claims.append(Claim(f"{best.label} scores highest ({_figure(best, qname)}), but {'; '.join(faults)}: "
                               "do not choose it on this number" + seeds + ".", "quality"))

@@ -163,6 +163,27 @@ def test_seeds_flag_queues_a_seed_group(rt_small, capsys):
         assert seeds == ([5, 6, 7] if argv[0] == "finetune" else [42, 43, 44])
     assert cli.main(["finetune", "--dataset", rt_small.id, "--seeds", "2", "--grid", "learning_rate=1e-4,2e-4"]) == 2
     assert "--seeds and --grid" in capsys.readouterr().err
+    # few-shot: the seed draws the examples; zero-shot label scoring draws nothing, so --seeds is refused
+    assert cli.main(["prompt", "--dataset", rt_small.id, "--mode", "few", "--seeds", "2", "--queue"]) == 0
+    sweep_id = capsys.readouterr().out.split("seed group ", 1)[1].split(":")[0]
+    jobs = [j for j in store.jobs(limit=10_000) if j.get("sweep") == sweep_id]
+    for j in jobs:
+        store.request_cancel(j["id"])
+    assert sorted(j["config"]["seed"] for j in jobs) == [42, 43]
+    assert {j["config"]["run_name"] for j in jobs} == {"LLM few-shot · seed=42", "LLM few-shot · seed=43"}
+    assert cli.main(["prompt", "--dataset", rt_small.id, "--seeds", "2", "--queue"]) == 2
+    assert "every seed gives the same predictions" in capsys.readouterr().err
+
+
+def test_one_seed_caveat_only_where_the_seed_moves_the_score(strong, weak_reference):
+    """A few-shot LLM run is one draw of examples; zero-shot label scoring has nothing to draw."""
+    comp = load_comparison(Store(), run_ids=[strong, weak_reference])
+    comp.runs.at[strong, "kind"] = "prompt"
+    comp.configs[strong] = {"config": {"mode": "few", "scoring": "label"}}
+    assert "(one few-shot draw: repeat it with --seeds 3" in verdict.verdict_for(comp).text()
+    comp.configs[strong] = {"config": {"mode": "zero", "scoring": "label"}}
+    text = verdict.verdict_for(comp).text()
+    assert "one few-shot draw" not in text and "one seed" not in text
 
 
 def test_compare_page_shows_the_verdict_and_the_seed_spread(seed_group, strong, weak_reference):

@@ -39,10 +39,10 @@ def _seed_count(text: str) -> int:
     return n
 
 
-def add_seeds_flag(p: argparse.ArgumentParser) -> None:
+def add_seeds_flag(p: argparse.ArgumentParser, help: str | None = None) -> None:
     p.add_argument("--seeds", type=_seed_count, default=1, metavar="N",
-                   help="repeat the run over N seeds (--seed, --seed+1, …) as one seed group: Compare and the "
-                        "verdict then show the spread across seeds instead of one number (default 1)")
+                   help=help or "repeat the run over N seeds (--seed, --seed+1, …) as one seed group: Compare and "
+                                "the verdict then show the spread across seeds instead of one number (default 1)")
 
 
 def run(args: argparse.Namespace) -> int:

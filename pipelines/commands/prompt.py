@@ -15,6 +15,7 @@ import dataclasses
 from ..configs import PromptConfig, add_dataclass_args
 from ..textout import format_table
 from .common import UserError
+from .finetune import add_seeds_flag
 
 
 def register(sub) -> None:
@@ -29,6 +30,8 @@ def register(sub) -> None:
                         "multi-label)")
     p.add_argument("--queue", action="store_true", help="enqueue the job(s) for the worker instead of running now")
     p.add_argument("--list-templates", action="store_true", help="list the shipped templates and exit")
+    add_seeds_flag(p, "few-shot: repeat the run over N seeds (--seed, --seed+1, …), each drawing other examples, as "
+                      "one seed group: Compare and the verdict then show the spread across draws (default 1)")
     p.set_defaults(func=_prompt)
 
 
@@ -60,6 +63,8 @@ def _prompt(args) -> int:
     from ..store import Store
 
     store = Store()
+    if args.seeds > 1:
+        return _seeds(store, configs, args)
     if args.queue:
         from ..jobs import submit
 
@@ -91,3 +96,16 @@ def _prompt(args) -> int:
     for line in warnings:
         print(line)
     return 1 if failed else 0
+
+
+def _seeds(store, configs: list[PromptConfig], args) -> int:
+    """A few-shot seed group; refused where the seed changes nothing (zero-shot label scoring)."""
+    from .finetune import run_seeds
+
+    if len(configs) > 1:
+        raise UserError("--seeds and several --template together: repeat one template over seeds")
+    cfg = configs[0]
+    if cfg.mode == "zero" and cfg.scoring == "label":
+        raise UserError("--seeds with zero-shot label scoring: nothing is drawn or sampled, so every seed gives the "
+                        "same predictions; use --mode few (the seed draws the examples)")
+    return run_seeds(store, "prompt", cfg.to_dict(), args.seeds, args.queue)
