@@ -40,3 +40,18 @@ def test_runs_page_previews_and_queues_the_edited_prompt(own_store, rt_small):
     assert queued.name == "snippet" and queued.instruction.startswith("Judge the snippet")
     assert queued.explicit_word(rt_small.labels[1]) == "great"
     assert job["config"].get("model") is None, "the page's default leaves the LLM to the measured, derived choice"
+
+
+def test_few_shot_repeats_over_seeds_from_the_runs_page(own_store):
+    """The seed of a few-shot run draws its examples: the form offers a seed group there and not for
+    zero-shot label scoring, where every seed gives the same predictions."""
+    at = runs_page()
+    at.radio(key="runs_kind").set_value("Prompt an LLM (zero/few-shot)").run()
+    assert "prompt_seeds" not in [n.key for n in at.number_input]
+    at.selectbox(key="prompt_mode").set_value("few").run()
+    at.number_input(key="prompt_seeds").set_value(2).run()
+    at.button(key="prompt_queue").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    jobs = [j for j in own_store.jobs() if j["kind"] == "prompt"]
+    assert sorted(j["config"]["seed"] for j in jobs) == [42, 43] and {j["config"]["mode"] for j in jobs} == {"few"}
+    assert len({j.get("sweep") for j in jobs}) == 1 and jobs[0].get("sweep")

@@ -104,7 +104,8 @@ def configure(kind: str, cls: type, main: list[str]) -> None:
             errors.append(str(exc))
     grid, keep, grid_error = sweep_form(kind, cls) if kind == "finetune" else ({}, "all", None)
     errors += [grid_error] if grid_error else []
-    seeds = seeds_input(kind) if kind in ("finetune", "probe") else 1
+    seeded = kind in ("finetune", "probe") or (kind == "prompt" and cfg.get("mode") == "few")  # few-shot: the draw
+    seeds = seeds_input(kind) if seeded else 1
     if seeds > 1 and grid:
         errors.append("Seeds and a sweep grid together: repeat one configuration over seeds, or sweep a grid.")
     for e in errors:
