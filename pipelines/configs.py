@@ -22,6 +22,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from . import prompt_defaults
+
 T = TypeVar("T", bound="JobConfig")
 
 
@@ -299,8 +301,8 @@ class PromptConfig(RunConfig):
 
 
     model: str | None = _redefault(RunConfig, "model", None, "catalog name (smollm2, gemma3-270m), local folder or "
-                                   "Hub id of a causal LM; default: derived, SmolLM2 for two classes and for few-shot, "
-                                   "Gemma 3 270M for zero-shot above two (measured: pipelines/prompt_defaults.py)")
+                                   f"Hub id of a causal LM; default: derived, {prompt_defaults.SUMMARY} (measured: "
+                                   "pipelines/prompt_defaults.py)")
     batch_size: int = _redefault(RunConfig, "batch_size", 16, "texts per forward pass")
     speed_samples: int = _redefault(RunConfig, "speed_samples", 32)
     seed: int = _redefault(RunConfig, "seed", 42, "seed of the few-shot draw and of generate-mode retries")

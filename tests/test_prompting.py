@@ -170,18 +170,21 @@ def test_verbalizers_of_every_label_are_shown_and_edited_into_the_template(rt_sm
 
 
 def test_derived_defaults_follow_the_mode_and_the_number_of_classes():
-    from pipelines.prompt_defaults import BINARY_LLM, MULTICLASS_LLM, default_calibration, default_model
+    from pipelines.prompt_defaults import GEMMA, SMOLLM2, default_calibration, default_model
 
     assert default_calibration("zero", "label")[0] is True
     assert default_calibration("few", "label", ["neg", "pos"])[0] is False
     assert default_calibration("few", "label", ["a", "b", "c"])[0] is True  # k > 2 classes
     assert default_calibration("few", "label", ["a", "b", "c"], multi_label=True)[0] is False
     assert default_calibration("zero", "generate")[0] is False  # no probabilities to calibrate
-    assert default_model(["neg", "pos"], False)[0] == BINARY_LLM
-    assert default_model(list("abcdef"), True)[0] == BINARY_LLM  # multi-label: yes/no questions
+    assert default_model(["neg", "pos"], False)[0] == SMOLLM2  # zero-shot, two answers: no consistent winner
+    assert default_model(list("abcdef"), True)[0] == SMOLLM2  # multi-label: yes/no questions, the binary choice
+    model, why = default_model(["neg", "pos"], False, "few")
+    assert model == GEMMA and "0.852 vs 0.791" in why  # few-shot, two answers: Gemma won on every set measured
+    assert default_model(list("abcdef"), True, "few")[0] == GEMMA
     model, why = default_model(["a", "b", "c"], False)
-    assert model == MULTICLASS_LLM and "3" in why  # zero-shot above two classes: Gemma
-    assert default_model(["a", "b", "c"], False, "few")[0] == BINARY_LLM  # few-shot: SmolLM2 measured as good
+    assert model == GEMMA and "3" in why  # zero-shot above two classes: Gemma
+    assert default_model(["a", "b", "c"], False, "few")[0] == SMOLLM2  # few-shot above two: SmolLM2, 11x faster
     assert PromptConfig.from_dict({"dataset": "x", "calibrate": False}).calibrate is False  # stored configs load
 
 

@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard import estimate_view, forms, services, state, widgets
 from dashboard.prompt_editor import prompt_editor
-from pipelines import configs
+from pipelines import configs, prompt_defaults
 from pipelines import kinds as pipeline_kinds
 from pipelines.assets import ASSETS
 from pipelines.eta import queue_order
@@ -82,8 +82,8 @@ def configure(kind: str, cls: type, main: list[str]) -> None:
     if kind == "tfidf":
         options = {"tfidf": "TF-IDF (word + character n-grams) + logistic regression"}
     elif kind == "prompt":  # the measured default by classes and mode (pipelines/prompt_defaults.py), named or not
-        options = {DERIVED: "derived from the data — SmolLM2 for two classes and for few-shot, Gemma 3 270M for "
-                            "zero-shot above two (the run records which and why)", **model_options("llm")}
+        options = {DERIVED: f"derived from the data — {prompt_defaults.SUMMARY} (the run records which and why)",
+                   **model_options("llm")}
     else:
         options = model_options("llm" if kind == "prompt" else "encoder")
     models = st.multiselect("Models (one job each)", list(options), format_func=lambda m: options[m],
