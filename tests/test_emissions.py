@@ -130,8 +130,11 @@ def test_energy_belongs_to_the_job_not_to_other_processes():
 
     (Machine mode charged 10.6× the CPU energy here, and RAM by wall time ×2.2.)
     """
-    alone = _measure_alone_or_beside(0)
-    crowded = _measure_alone_or_beside(3)
+    # Twice each, interleaved, the least of each kept: the host of this VM can slow a run (its CPU-seconds for the
+    # same work grew 1.65x once in CI, with nothing else on the guest), and such noise only ever adds CPU time.
+    runs = [_measure_alone_or_beside(hogs) for _ in range(2) for hogs in (0, 3)]
+    alone = min(runs[0::2], key=lambda r: r["energy_kwh"])
+    crowded = min(runs[1::2], key=lambda r: r["energy_kwh"])
     assert crowded["duration_s"] > alone["duration_s"]  # the hogs did compete with the job
     ratio = crowded["energy_kwh"] / alone["energy_kwh"]
     assert 0.7 < ratio < 1.3, (ratio, alone, crowded)
