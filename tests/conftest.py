@@ -39,6 +39,18 @@ pytest_plugins = [
 ]
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the test workspace (about 2 GB: trained runs, ONNX exports, converted models): left behind,
+    eight runs of the suite filled this machine's disk. WORKBENCH_KEEP_TEST_HOME=1 keeps it for a look (the
+    browser test's screenshots are in it); its path is printed either way."""
+    import shutil
+
+    if os.environ.get("WORKBENCH_KEEP_TEST_HOME") == "1":
+        print(f"\ntest workspace kept: {_HOME}")
+    else:
+        shutil.rmtree(_HOME, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def workbench_home() -> Path:
     return Path(_HOME)
