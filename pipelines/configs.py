@@ -317,8 +317,7 @@ class PromptConfig(RunConfig):
                                   "(multi-label)")
     calibrate: bool | None = _field(None, "contextual calibration: divide label probabilities by those of the "
                                     "calibration inputs and renormalise (label scoring); default: derived, on for "
-                                    "zero-shot and for few-shot with more than two classes (measured: "
-                                    "pipelines/prompt_defaults.py)",
+                                    "every label-scoring run (measured: pipelines/prompt_defaults.py)",
                                     choices=[True, False])
     calibration: str = _field("domain", "calibration inputs: domain: random train-split words (measured better), or "
                               "the template's content-free strings (N/A, empty, [MASK])",
