@@ -51,7 +51,7 @@ def show(kind: str, cfgs: list[dict[str, Any]]) -> None:
         for cfg in cfgs:
             est = estimate.estimate(store, kind, cfg, target_s=target_min * 60.0, found=found)
             total += est.seconds
-            name = cfg.get("run_name") or Path(str(cfg.get("model"))).name
+            name = cfg.get("run_name") or (Path(str(cfg["model"])).name if cfg.get("model") else "derived model")
             over = est.seconds > target_min * 60
             mark = ":orange[:material/schedule:]" if over else ":green[:material/schedule:]"
             guess = "" if est.basis == "measured" else f" ({est.basis})"

@@ -49,6 +49,8 @@ def test_few_shot_repeats_over_seeds_from_the_runs_page(own_store):
     at.radio(key="runs_kind").set_value("Prompt an LLM (zero/few-shot)").run()
     assert "prompt_seeds" not in [n.key for n in at.number_input]
     at.selectbox(key="prompt_mode").set_value("few").run()
+    estimate = next(m.value for m in at.markdown if "Estimated duration" in m.value)
+    assert "**derived model**" in estimate and "**None**" not in estimate  # the LLM is left to the data
     at.number_input(key="prompt_seeds").set_value(2).run()
     at.button(key="prompt_queue").click().run()
     assert not at.exception, [e.value for e in at.exception]
