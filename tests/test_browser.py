@@ -97,9 +97,22 @@ def _goto(page, url: str, title: str) -> None:
 
 
 def _pick(page, label: str, option: str) -> None:
-    """Choose ``option`` in the Streamlit select box labelled ``label``, as a user does (open, click)."""
-    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Choose ``option`` in the Streamlit select box labelled ``label``, as a user does (open, click).
+
+    A click that lands while the page reruns (just after an upload) opens nothing: once in CI the
+    list never showed. Like a user, open it again if it did not open."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):
+        box.click()
+        try:
+            choice.wait_for(state="visible", timeout=20_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    choice.click()
 
 
 def _requests_stay_local(page) -> list[str]:
