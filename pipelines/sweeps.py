@@ -105,6 +105,15 @@ def queue_sweep(store: Store, kind: str, base: dict[str, Any], grid: dict[str, l
     return sweep_id, [submit(store, kind, cfg, sweep=sweep_id) for cfg in configs]
 
 
+def seed_matters(kind: str, config: dict[str, Any]) -> bool:
+    """Whether a run's seed can move its score, so that repeating it over seeds means something: not a
+    full-data TF-IDF fit, not LLM zero-shot label scoring (nothing drawn or sampled); a few-shot
+    run's seed draws its examples, a generate-mode run's seeds its sampled retries."""
+    if kind == "tfidf":
+        return False
+    return not (kind == "prompt" and config.get("mode", "zero") == "zero" and config.get("scoring", "label") == "label")
+
+
 def queue_seeds(store: Store, kind: str, base: dict[str, Any], n_seeds: int,
                 keep: str = "all") -> tuple[str, list[int]]:
     """The same config over ``n_seeds`` consecutive seeds from its own, as one seed group."""

@@ -32,9 +32,9 @@ import pandas as pd
 from . import columns
 from .reference import KIND as REFERENCE_KIND
 from .reference import counts_as_reference
+from .sweeps import seed_matters
 
 REFERENCE_LABEL = "TF-IDF reference"
-DETERMINISTIC_KINDS = ("tfidf",)  # a full-data fit whose seed changes nothing: "one seed" would mislead
 LLM_KINDS = ("prompt",)  # zero-/few-shot LLM runs: each one is weighed against the reference in words (issue 10)
 ALPHA = 0.05
 _SEED_SUFFIX = re.compile(r"\s*·\s*seed=\d+.*$")
@@ -97,14 +97,6 @@ class Entry:
         return self.ids[0]
 
 
-def _seeded(kind: str, config: Mapping[str, Any]) -> bool:
-    """Whether the run's seed moves its score: not a full-data TF-IDF fit, not LLM zero-shot label
-    scoring (no draw, no sampling); a few-shot run's seed draws its examples."""
-    if kind in DETERMINISTIC_KINDS:
-        return False
-    return not (kind in LLM_KINDS and config.get("mode", "zero") == "zero" and config.get("scoring", "label") == "label")
-
-
 def _entries(comp: Any, groups: Mapping[str, Sequence[str]], quality: str, reference: str | None) -> list[Entry]:
     runs = comp.runs
     out: list[Entry] = []
@@ -124,7 +116,7 @@ def _entries(comp: Any, groups: Mapping[str, Sequence[str]], quality: str, refer
             continue
         lo, hi = float(runs.at[rid, f"{quality}_lo"]), float(runs.at[rid, f"{quality}_hi"])
         kind = str(runs.at[rid, "kind"])
-        out.append(Entry(comp.label_of(rid), [rid], value, (hi - lo) / 2, kind=kind, seeded=_seeded(kind, cfg)))
+        out.append(Entry(comp.label_of(rid), [rid], value, (hi - lo) / 2, kind=kind, seeded=seed_matters(kind, cfg)))
     return sorted(out, key=lambda e: -e.value)
 
 

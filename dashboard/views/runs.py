@@ -20,6 +20,7 @@ from pipelines import kinds as pipeline_kinds
 from pipelines.assets import ASSETS
 from pipelines.eta import queue_order
 from pipelines.shortlist import shortlist as read_shortlist
+from pipelines.sweeps import seed_matters
 
 # The reference kinds the form offers, with what each is for.
 BASELINES = {
@@ -104,7 +105,7 @@ def configure(kind: str, cls: type, main: list[str]) -> None:
             errors.append(str(exc))
     grid, keep, grid_error = sweep_form(kind, cls) if kind == "finetune" else ({}, "all", None)
     errors += [grid_error] if grid_error else []
-    seeded = kind in ("finetune", "probe") or (kind == "prompt" and cfg.get("mode") == "few")  # few-shot: the draw
+    seeded = kind in ("finetune", "probe") or (kind == "prompt" and seed_matters(kind, cfg))  # few-shot: the draw
     seeds = seeds_input(kind) if seeded else 1
     if seeds > 1 and grid:
         errors.append("Seeds and a sweep grid together: repeat one configuration over seeds, or sweep a grid.")

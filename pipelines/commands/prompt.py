@@ -100,12 +100,13 @@ def _prompt(args) -> int:
 
 def _seeds(store, configs: list[PromptConfig], args) -> int:
     """A few-shot seed group; refused where the seed changes nothing (zero-shot label scoring)."""
+    from ..sweeps import seed_matters
     from .finetune import run_seeds
 
     if len(configs) > 1:
         raise UserError("--seeds and several --template together: repeat one template over seeds")
     cfg = configs[0]
-    if cfg.mode == "zero" and cfg.scoring == "label":
+    if not seed_matters("prompt", cfg.to_dict()):
         raise UserError("--seeds with zero-shot label scoring: nothing is drawn or sampled, so every seed gives the "
                         "same predictions; use --mode few (the seed draws the examples)")
     return run_seeds(store, "prompt", cfg.to_dict(), args.seeds, args.queue)
